@@ -1,0 +1,378 @@
+"""The ``grounddesk`` command.
+
+``--json`` prints exactly one JSON document on stdout; progress bars and messages go to stderr. Errors
+print ``{"code", "detail"}`` (on stdout with ``--json``, else a line on stderr) and exit with status 2;
+an import where some files failed exits with status 1.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from grounddesk.config import Settings
+from grounddesk.errors import GrounddeskError
+from grounddesk.knowledge.types import DocumentStatus
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(help="grounddesk: grounded customer support.", no_args_is_help=True, add_completion=False)
+kb_app = typer.Typer(help="Knowledge base: import, review, approve, search.", no_args_is_help=True)
+eval_app = typer.Typer(help="Offline evaluations.", no_args_is_help=True)
+app.add_typer(kb_app, name="kb")
+app.add_typer(eval_app, name="eval")
+
+_err = Console(stderr=True)
+T = TypeVar("T")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+AudienceOpt = Annotated[
+    list[str] | None, typer.Option("--audience", "-a", help="Audience tag (repeatable), e.g. public, internal.")
+]
+
+
+class _State:
+    settings: Settings | None = None
+
+
+_state = _State()
+
+
+@app.callback()
+def _root(
+    home: Annotated[
+        Path | None,
+        typer.Option(
+            "--home", help="Folder for all state (default $GROUNDDESK_HOME or ./.grounddesk).", show_default=False
+        ),
+    ] = None,
+) -> None:
+    settings = Settings()
+    if home is not None:
+        settings = settings.model_copy(update={"home": home})
+    _state.settings = settings
+
+
+def _settings() -> Settings:
+    return _state.settings or Settings()
+
+
+def _emit(data: BaseModel | dict[str, Any], as_json: bool, human: Callable[[], None]) -> None:
+    if as_json:
+        payload = data.model_dump(mode="json") if isinstance(data, BaseModel) else data
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=None) + "\n")
+    else:
+        human()
+
+
+def _fail(exc: GrounddeskError, as_json: bool) -> typer.Exit:
+    if as_json:
+        sys.stdout.write(json.dumps(exc.to_dict()) + "\n")
+    else:
+        _err.print(f"[red]error[/red] [{exc.code}] {exc.detail}")
+    return typer.Exit(code=2)
+
+
+@contextmanager
+def _guard(as_json: bool) -> Iterator[None]:
+    try:
+        yield
+    except GrounddeskError as exc:
+        raise _fail(exc, as_json) from exc
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[int, int, str], None]]:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=_err,
+        transient=False,
+    ) as bar:
+        tasks: dict[str, Any] = {}
+
+        def update(done: int, total: int, what: str) -> None:
+            if what not in tasks:
+                tasks[what] = bar.add_task(what, total=total)
+            bar.update(tasks[what], completed=done, total=total)
+
+        yield update
+
+
+def _open_kb() -> Any:
+    from grounddesk.wiring import build_knowledge_base
+
+    return build_knowledge_base(_settings())
+
+
+# ---------------------------------------------------------------------------------------------------- kb
+@kb_app.command("import")
+def kb_import(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (.md .html .txt .pdf .docx .jsonl).")],
+    audience: AudienceOpt = None,
+    owner: Annotated[str | None, typer.Option(help="Who owns these documents.")] = None,
+    approve: Annotated[bool, typer.Option("--approve", help="Approve the new versions at once.")] = False,
+    effective_from: Annotated[datetime | None, typer.Option(help="Not searchable before this moment (UTC).")] = None,
+    effective_until: Annotated[datetime | None, typer.Option(help="Not searchable from this moment (UTC).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import documents; unchanged ones are left alone, changed ones get a new draft version."""
+    with _guard(as_json):
+        kb = _open_kb()
+        try:
+            with _progress() as progress:
+                report = kb.import_paths(
+                    paths,
+                    audiences=audience or ["public"],
+                    owner=owner,
+                    approve=approve,
+                    actor=owner or "cli",
+                    effective_from=effective_from,
+                    effective_until=effective_until,
+                    progress=progress,
+                )
+        finally:
+            kb.close()
+
+    def human() -> None:
+        for item in report.imported:
+            _err.print(f"imported  {item.doc_id}@{item.version} [{item.status}] {item.chunks} chunks")
+        for item in report.unchanged:
+            _err.print(f"unchanged {item.doc_id}@{item.version} [{item.status}]")
+        for error in report.errors:
+            _err.print(f"[red]failed[/red]    {error.path}: [{error.code}] {error.detail}")
+        _err.print(f"{len(report.imported)} imported, {len(report.unchanged)} unchanged, {len(report.errors)} failed")
+
+    _emit(report, as_json, human)
+    if report.errors:
+        raise typer.Exit(code=1)
+
+
+@kb_app.command("list")
+def kb_list(
+    status: Annotated[DocumentStatus | None, typer.Option(help="Only versions with this status.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List documents (their latest version), or every version with a given status."""
+    with _guard(as_json):
+        kb = _open_kb()
+        try:
+            rows = kb.registry.list(status=status)
+        finally:
+            kb.close()
+    data = {"documents": [r.model_dump(mode="json") for r in rows]}
+
+    def human() -> None:
+        for r in rows:
+            sys.stdout.write(f"{r.doc_id}@{r.version}\t{r.status}\t{r.title}\n")
+
+    _emit(data, as_json, human)
+
+
+@kb_app.command("show")
+def kb_show(doc_id: str, as_json: JsonOpt = False) -> None:
+    """Show a document: its versions, their status and its history."""
+    with _guard(as_json):
+        kb = _open_kb()
+        try:
+            info = kb.registry.get(doc_id)
+            history = kb.registry.history(doc_id)
+        finally:
+            kb.close()
+    data = {**info.model_dump(mode="json"), "history": [h.model_dump(mode="json") for h in history]}
+
+    def human() -> None:
+        sys.stdout.write(f"{info.doc_id}: {info.title}\n")
+        for v in info.versions:
+            sys.stdout.write(f"  v{v.version}\t{v.status}\t{v.chunk_count} chunks\t{','.join(v.audiences)}\n")
+        for h in history:
+            sys.stdout.write(f"  {h.at.isoformat()}\t{h.actor}\t{h.action}\tv{h.version}\n")
+
+    _emit(data, as_json, human)
+
+
+@kb_app.command("approve")
+def kb_approve(
+    doc_id: str,
+    version: Annotated[int | None, typer.Option(help="Version to approve (default: the latest).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Approve a version; it atomically replaces the previously approved one in search."""
+    with _guard(as_json):
+        kb = _open_kb()
+        try:
+            approved = kb.approve(doc_id, version, actor="cli")
+        finally:
+            kb.close()
+    _emit(
+        {"doc_id": doc_id, "version": approved, "status": "approved"},
+        as_json,
+        lambda: _err.print(f"approved {doc_id}@{approved}"),
+    )
+
+
+@kb_app.command("retire")
+def kb_retire(doc_id: str, as_json: JsonOpt = False) -> None:
+    """Retire the approved version: it is no longer searchable."""
+    with _guard(as_json):
+        kb = _open_kb()
+        try:
+            retired = kb.retire(doc_id, actor="cli")
+        finally:
+            kb.close()
+    _emit(
+        {"doc_id": doc_id, "version": retired, "status": "retired"},
+        as_json,
+        lambda: _err.print(f"retired {doc_id}@{retired}"),
+    )
+
+
+@kb_app.command("delete")
+def kb_delete(doc_id: str, as_json: JsonOpt = False) -> None:
+    """Erase a document and all its versions from every store (SQL rows, vectors, stored files)."""
+    with _guard(as_json):
+        kb = _open_kb()
+        try:
+            result = kb.delete(doc_id, actor="cli")
+        finally:
+            kb.close()
+    _emit(result, as_json, lambda: _err.print(f"deleted {doc_id}: {result.model_dump()}"))
+
+
+@kb_app.command("search")
+def kb_search(
+    query: str,
+    top_k: Annotated[int, typer.Option("--top-k", min=1, max=100)] = 5,
+    audience: AudienceOpt = None,
+    mode: Annotated[str, typer.Option(help="hybrid, dense or sparse.")] = "hybrid",
+    as_json: JsonOpt = False,
+) -> None:
+    """Search approved knowledge as a customer with the given audiences would."""
+    if mode not in ("hybrid", "dense", "sparse"):
+        raise typer.BadParameter("mode must be hybrid, dense or sparse", param_hint="--mode")
+    with _guard(as_json):
+        kb = _open_kb()
+        try:
+            result = kb.search(query, audiences=audience or ["public"], top_k=top_k, mode=mode)
+        finally:
+            kb.close()
+    data = {
+        "hits": [
+            {
+                "doc_id": h.doc_id,
+                "version": h.version,
+                "title": h.title,
+                "heading_path": h.heading_path,
+                "text": h.text,
+                "score": h.score,
+            }
+            for h in result.hits
+        ],
+        "took_ms": round(result.took_ms, 3),
+    }
+
+    def human() -> None:
+        for i, h in enumerate(result.hits, start=1):
+            path = " > ".join(h.heading_path)
+            sys.stdout.write(f"{i}. [{h.citation}] {h.title}{' > ' + path if path else ''}  ({h.score:.4f})\n")
+            sys.stdout.write(f"   {h.text[:300]}\n")
+        sys.stdout.write(f"({result.took_ms:.1f} ms)\n")
+
+    _emit(data, as_json, human)
+
+
+# -------------------------------------------------------------------------------------------------- eval
+@eval_app.command("retrieval")
+def eval_retrieval(
+    dataset: Annotated[str, typer.Option(help="tau2-banking or mtrag.")],
+    data_dir: Annotated[Path, typer.Option(help="A folder laid out like ../shared/data.")],
+    mode: Annotated[str, typer.Option(help="hybrid, dense or sparse.")] = "hybrid",
+    as_json: JsonOpt = False,
+) -> None:
+    """Score retrieval (recall@5/10, nDCG@10, MRR@10) against a plain BM25 baseline of the same run."""
+    from grounddesk.evals.retrieval import run_retrieval_eval
+
+    if mode not in ("hybrid", "dense", "sparse"):
+        raise typer.BadParameter("mode must be hybrid, dense or sparse", param_hint="--mode")
+    with _guard(as_json), _progress() as progress:
+        result = run_retrieval_eval(dataset, data_dir, mode=mode, settings=_settings(), progress=progress)  # type: ignore[arg-type]
+
+    def human() -> None:
+        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+
+    _emit(result, as_json, human)
+
+
+# -------------------------------------------------------------------------------------------------- demo
+_DEMO_QUESTIONS = (
+    "How long do I have to return a jacket?",
+    "Do you ship to Canada and how much does it cost?",
+    "How do I reset my password?",
+)
+
+
+@app.command("demo")
+def demo(
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Set the demo home up and stop.")] = False,
+) -> None:
+    """Set up a demo home with sample knowledge (approved), then show search as a customer sees it."""
+    from grounddesk.demo import knowledge_dir
+
+    settings = _settings()
+    _err.print(f"grounddesk demo: home {settings.home.resolve()}")
+    with _guard(False):
+        kb = _open_kb()
+        try:
+            with _progress() as progress:
+                report = kb.import_paths([knowledge_dir()], approve=True, actor="demo", progress=progress)
+            for item in report.unchanged:
+                if item.status != "approved":
+                    kb.approve(item.doc_id, item.version, actor="demo")
+            _err.print(
+                f"{len(report.imported)} documents imported and approved, {len(report.unchanged)} already there, "
+                f"{len(report.errors)} failed"
+            )
+            if no_serve:
+                return
+            questions = list(_DEMO_QUESTIONS)
+            interactive = sys.stdin.isatty()
+            if interactive:
+                _err.print("Ask a question as a customer (empty line to quit).")
+            while True:
+                if interactive:
+                    question = typer.prompt("question", default="", show_default=False).strip()
+                elif questions:
+                    question = questions.pop(0)
+                else:
+                    break
+                if not question:
+                    break
+                result = kb.search(question, audiences=["public"], top_k=3)
+                sys.stdout.write(f"\n? {question}\n")
+                for i, h in enumerate(result.hits, start=1):
+                    sys.stdout.write(f"  {i}. [{h.citation}] {h.title} > {' > '.join(h.heading_path)}\n")
+                    sys.stdout.write(f"     {h.text[:240].strip()}\n")
+                sys.stdout.write(f"  ({result.took_ms:.1f} ms)\n")
+        finally:
+            kb.close()
+    _err.print(
+        f'\nTry: grounddesk --home {settings.home} kb search "what is the warranty on tents?"\n'
+        f"     grounddesk --home {settings.home} kb list"
+    )
+
+
+def main() -> None:
+    """Entry point of the ``grounddesk`` console script."""
+    app()

