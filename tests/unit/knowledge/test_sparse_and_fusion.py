@@ -48,7 +48,7 @@ def _hit(chunk_id: str, score: float) -> StoredHit:
 
 def test_reciprocal_rank_fusion_rewards_agreement() -> None:
     searcher = HybridSearcher(
-        MemoryVectorStore(), HashingEmbedder(), BM25Encoder(), lambda: 1, SearchSettings(rrf_k=60)
+        MemoryVectorStore(), HashingEmbedder(), BM25Encoder(), lambda: 1, SearchSettings(fusion="rrf", rrf_k=60)
     )
     dense = [_hit("a@1#0", 0.9), _hit("b@1#0", 0.8), _hit("c@1#0", 0.7)]
     sparse = [_hit("c@1#0", 12.0), _hit("a@1#0", 10.0), _hit("d@1#0", 3.0)]
@@ -59,3 +59,19 @@ def test_reciprocal_rank_fusion_rewards_agreement() -> None:
     assert fused[2].sparse_rank is None
     only_dense = searcher._fuse(dense, [], 2)
     assert [h.score for h in only_dense] == [0.9, 0.8]
+
+
+def test_convex_fusion_weighs_normalised_scores() -> None:
+    searcher = HybridSearcher(
+        MemoryVectorStore(),
+        HashingEmbedder(),
+        BM25Encoder(),
+        lambda: 1,
+        SearchSettings(fusion="convex", dense_weight=0.5),
+    )
+    dense = [_hit("a@1#0", 0.8), _hit("b@1#0", 0.4)]
+    sparse = [_hit("b@1#0", 10.0), _hit("c@1#0", 5.0)]
+    fused = {h.chunk_id: h.score for h in searcher._fuse(dense, sparse, 3)}
+    # a: dense 1.0, sparse missing -> sparse floor 0.5; b: 0.5 and 1.0; c: dense floor 0.5 and 0.5
+    assert fused == pytest.approx({"a@1#0": 0.75, "b@1#0": 0.75, "c@1#0": 0.5})
+    assert [h.chunk_id for h in searcher._fuse(dense, sparse, 3)] == ["a@1#0", "b@1#0", "c@1#0"]
