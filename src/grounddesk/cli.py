@@ -285,8 +285,7 @@ def kb_search(
 
     def human() -> None:
         for i, h in enumerate(result.hits, start=1):
-            path = " > ".join(h.heading_path)
-            sys.stdout.write(f"{i}. [{h.citation}] {h.title}{' > ' + path if path else ''}  ({h.score:.4f})\n")
+            sys.stdout.write(f"{i}. [{h.citation}] {_where(h)}  ({h.score:.4f})\n")
             sys.stdout.write(f"   {h.text[:300]}\n")
         sys.stdout.write(f"({result.took_ms:.1f} ms)\n")
 
@@ -362,7 +361,7 @@ def demo(
                 result = kb.search(question, audiences=["public"], top_k=3)
                 sys.stdout.write(f"\n? {question}\n")
                 for i, h in enumerate(result.hits, start=1):
-                    sys.stdout.write(f"  {i}. [{h.citation}] {h.title} > {' > '.join(h.heading_path)}\n")
+                    sys.stdout.write(f"  {i}. [{h.citation}] {_where(h)}\n")
                     sys.stdout.write(f"     {h.text[:240].strip()}\n")
                 sys.stdout.write(f"  ({result.took_ms:.1f} ms)\n")
         finally:
@@ -371,6 +370,14 @@ def demo(
         f'\nTry: grounddesk --home {settings.home} kb search "what is the warranty on tents?"\n'
         f"     grounddesk --home {settings.home} kb list"
     )
+
+
+def _where(hit: Any) -> str:
+    """'Title > Section > Subsection', without repeating a top heading that is the title itself."""
+    path = list(hit.heading_path)
+    if path and path[0].strip().lower() == hit.title.strip().lower():
+        path = path[1:]
+    return " > ".join([hit.title, *path])
 
 
 def main() -> None:

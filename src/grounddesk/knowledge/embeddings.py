@@ -65,7 +65,8 @@ class SentenceTransformerEmbedder:
         self._path = resolve_model_path(self._settings.model)
         self._model: Any = None
         self._tokenizer: Tokenizer | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._all_threads = 1
 
     @property
     def model_path(self) -> Path:
@@ -76,8 +77,10 @@ class SentenceTransformerEmbedder:
         if self._model is None:
             with self._lock:
                 if self._model is None:
+                    import torch
                     from sentence_transformers import SentenceTransformer
 
+                    self._all_threads = torch.get_num_threads()
                     self._model = SentenceTransformer(
                         str(self._path), device=self._settings.device, local_files_only=True
                     )
@@ -96,21 +99,31 @@ class SentenceTransformerEmbedder:
         return int(self._load().max_seq_length)
 
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
-        """Embed texts in batches of ``batch_size``, L2-normalised."""
+        """Embed texts in batches of ``batch_size``, L2-normalised, on ``batch_threads`` CPU threads."""
         if not texts:
             return []
-        vectors = self._load().encode(
-            list(texts),
-            batch_size=self._settings.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        return [row.tolist() for row in vectors]
+        return self._encode(list(texts), self._settings.batch_threads or self._all_threads)
 
     def embed_query(self, text: str) -> list[float]:
-        """Embed one query, L2-normalised."""
-        return self.embed_documents([text])[0]
+        """Embed one query, L2-normalised, on ``query_threads`` CPU threads."""
+        return self._encode([text], self._settings.query_threads)[0]
+
+    def _encode(self, texts: list[str], threads: int) -> list[list[float]]:
+        import torch
+
+        model = self._load()
+        # torch's intra-op thread count is process-wide: calls take turns, each with the count it wants.
+        with self._lock:
+            if torch.get_num_threads() != threads:
+                torch.set_num_threads(threads)
+            vectors = model.encode(
+                texts,
+                batch_size=self._settings.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return [[float(x) for x in row] for row in vectors]
 
     def tokenizer(self) -> Tokenizer:
         """The model's fast tokenizer, loaded from ``tokenizer.json`` without torch."""

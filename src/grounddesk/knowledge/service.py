@@ -32,6 +32,7 @@ from grounddesk.knowledge.types import (
     ChunkPoint,
     Embedder,
     LoadedDocument,
+    Optimizable,
     VectorStore,
     utc_timestamp,
 )
@@ -192,6 +193,12 @@ class KnowledgeBase:
             for i, item in enumerate(group):
                 item_vectors = [vectors[(i, j)] for j in range(len(item.chunks))]
                 self._register(item, item_vectors, report, audiences, owner, actor, effective_from, effective_until)
+        if report.imported and isinstance(self.store, Optimizable):
+            if progress:
+                progress(0, 1, "indexing")
+            self.store.optimize()
+            if progress:
+                progress(1, 1, "indexing")
         if approve:
             for imported in report.imported:
                 self.approve(imported.doc_id, imported.version, actor=actor)

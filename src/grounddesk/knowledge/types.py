@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "NEVER",
+    "Optimizable",
     "ChunkPayload",
     "ChunkPoint",
     "DocumentStatus",
@@ -181,6 +182,20 @@ class VectorStore(Protocol):
 
     def close(self) -> None:
         """Release files and connections."""
+        ...
+
+
+@runtime_checkable
+class Optimizable(Protocol):
+    """A store that builds its search index on request (Qdrant edge: segments are scanned until optimised).
+
+    The knowledge base calls it at the end of an import. Qdrant edge holds the interpreter lock while it
+    optimises (measured: 13 s for 12k chunks, 100 s for 100k on 2 busy cores), so it is never called while
+    serving searches.
+    """
+
+    def optimize(self) -> bool:
+        """Build indexes and merge segments now; returns whether anything changed."""
         ...
 
 
