@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
+    "AgentSettings",
     "BUNDLED_MODEL",
     "ChunkingSettings",
     "DatabaseSettings",
@@ -101,6 +102,25 @@ class SearchSettings(BaseModel):
     rrf_k: int = Field(default=60, ge=1)
 
 
+class AgentSettings(BaseModel):
+    """The conversation agent: thresholds of the decision, history kept, where the calibration lives."""
+
+    answer_threshold: float = Field(
+        default=0.5, ge=0.0, le=1.0, description="Answer when the calibrated confidence is at least this."
+    )
+    max_history_messages: int = Field(default=12, ge=2, le=200, description="Messages kept in the model's view")
+    calibration_file: Path | None = Field(
+        default=None, description="Calibration written by 'grounddesk eval calibrate'; unset: the packaged one"
+    )
+    playbook_file: Path | None = Field(default=None, description="Intents and slots; unset: the packaged playbook")
+    top_k: int = Field(default=5, ge=1, le=20, description="Chunks retrieved for an answer")
+    handoff_message: str = "I'm handing this over to a member of our support team, who will reply here shortly."
+    clarify_message: str = "Could you tell me a bit more about what you need, so I can find the right answer?"
+    injection_message: str = (
+        "I can only help with questions about our products, orders and policies. What can I help you with?"
+    )
+
+
 class Settings(BaseSettings):
     """All of grounddesk's configuration.
 
@@ -121,6 +141,7 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = EmbeddingSettings()
     chunking: ChunkingSettings = ChunkingSettings()
     search: SearchSettings = SearchSettings()
+    agent: AgentSettings = AgentSettings()
 
     def database_url(self) -> str:
         """The SQL URL in force: the configured one, or a SQLite file in the home directory."""

@@ -1,0 +1,132 @@
+"""The agent as callers use it: one call per customer turn, resume after a person acted, read the state.
+
+Example:
+    >>> agent = build_agent(settings)  # from grounddesk.wiring
+    >>> result = agent.turn("conv-1", "How long do refunds take?", context=ConversationContext())
+    >>> result.decision, result.citations[0].doc_id
+    ('answer', 'refunds')
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.messages import HumanMessage
+from langchain_core.runnables import RunnableConfig
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command
+from pydantic import BaseModel, Field
+
+from grounddesk.agent.deps import GuardsMessages
+from grounddesk.agent.state import AgentState
+from grounddesk.agent.types import ConversationContext
+
+__all__ = ["Agent", "CitationOut", "TurnResult"]
+
+
+class CitationOut(BaseModel):
+    """A source of an answer as callers see it."""
+
+    n: int
+    doc_id: str
+    version: int
+    title: str
+
+
+class TurnResult(BaseModel):
+    """The outcome of one customer turn: the ``grounddesk chat --once --json`` document."""
+
+    conversation_id: str
+    decision: str = Field(description="answer | clarify | escalate | forwarded (a person owns the conversation)")
+    answer: str | None = None
+    citations: list[CitationOut] = Field(default_factory=list)
+    confidence: float | None = None
+    reasons: list[str] = Field(default_factory=list)
+    escalation_reason: str | None = None
+    clarify_reason: str | None = None
+    duplicate: bool = False
+    escalation: dict[str, Any] | None = Field(default=None, description="The interrupt payload for the human queue")
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+
+
+class Agent:
+    """Runs customer turns through the compiled graph, one LangGraph thread per conversation.
+
+    Args:
+        graph: The compiled turn graph (with a checkpointer, so conversations survive restarts).
+        guard: Masks messages that arrive while a person owns the conversation (they skip the graph).
+    """
+
+    def __init__(
+        self, graph: CompiledStateGraph[AgentState, ConversationContext, AgentState, AgentState], guard: GuardsMessages
+    ) -> None:
+        self.graph = graph
+        self._guard = guard
+
+    @staticmethod
+    def _config(conversation_id: str) -> RunnableConfig:
+        return {"configurable": {"thread_id": conversation_id}}
+
+    def turn(
+        self,
+        conversation_id: str,
+        text: str,
+        *,
+        context: ConversationContext | None = None,
+        client_message_id: str | None = None,
+    ) -> TurnResult:
+        """Handle one customer message.
+
+        While an escalation waits for a person, the message is masked and added to the transcript for them;
+        the bot says nothing (``decision == "forwarded"``).
+        """
+        config = self._config(conversation_id)
+        if self.pending_escalation(conversation_id) is not None:
+            masked = self._guard.inspect(text).masked_text
+            self.graph.update_state(config, {"messages": [HumanMessage(content=masked)]})
+            return TurnResult(conversation_id=conversation_id, decision="forwarded")
+        turn_input: AgentState = {"text": text, "client_message_id": client_message_id or ""}
+        # durability="exit": only the end state is stored, so the raw (unmasked) text never reaches a checkpoint.
+        self.graph.invoke(turn_input, config, context=context or ConversationContext(), durability="exit")
+        return self._result(conversation_id)
+
+    def resume(
+        self, conversation_id: str, value: dict[str, Any], *, context: ConversationContext | None = None
+    ) -> TurnResult:
+        """Resume a paused escalation with ``{"action": "reply" | "return_to_bot", ...}``."""
+        self.graph.invoke(
+            Command(resume=value),
+            self._config(conversation_id),
+            context=context or ConversationContext(),
+            durability="exit",
+        )
+        return self._result(conversation_id)
+
+    def pending_escalation(self, conversation_id: str) -> dict[str, Any] | None:
+        """The payload of the escalation waiting for a person, if any."""
+        snapshot = self.graph.get_state(self._config(conversation_id))
+        for task in snapshot.tasks:
+            for pending in task.interrupts:
+                return dict(pending.value)
+        return None
+
+    def state(self, conversation_id: str) -> AgentState:
+        """The conversation's stored state (masked transcript, mode, last turn's work)."""
+        return self.graph.get_state(self._config(conversation_id)).values  # type: ignore[return-value]
+
+    def _result(self, conversation_id: str) -> TurnResult:
+        values = self.state(conversation_id)
+        result = dict(values.get("result") or {})
+        return TurnResult(
+            conversation_id=conversation_id,
+            decision=str(result.get("decision") or "answer"),
+            answer=result.get("answer"),
+            citations=[CitationOut.model_validate(c) for c in result.get("citations") or []],
+            confidence=result.get("confidence"),
+            reasons=list(result.get("reasons") or []),
+            escalation_reason=result.get("escalation_reason"),
+            clarify_reason=result.get("clarify_reason"),
+            duplicate=bool(result.get("duplicate")),
+            escalation=self.pending_escalation(conversation_id),
+            timings_ms=dict(values.get("timings") or {}),
+        )

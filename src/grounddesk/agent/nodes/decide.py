@@ -1,0 +1,127 @@
+"""decide: answer, ask to clarify, or escalate with a reason, by explicit rules and the confidence threshold.
+
+The rules, first match wins:
+
+1. the customer asked for a person: escalate ``customer_requested_human``
+2. a sensitive topic whose policy says escalate: escalate with the topic's reason
+3. the knowledge store failed: escalate ``knowledge_unavailable``
+4. a prompt-injection attempt: clarify ``prompt_injection`` (a refusal)
+5. an intent that needs a person or an account system: escalate ``needs_human`` / ``needs_account_access``
+6. a required slot is missing: clarify ``missing_slot`` (the playbook's question)
+7. out of scope, nothing retrieved, or nothing composed: escalate ``out_of_scope`` / ``no_answer_in_knowledge``
+8. confidence below ``agent.answer_threshold``: escalate ``low_confidence``
+9. otherwise: answer (with the caution of a caution topic)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from langchain_core.messages import AIMessage
+
+from grounddesk.agent.deps import AgentDeps
+from grounddesk.agent.nodes._timing import timed
+from grounddesk.agent.state import AgentState
+
+__all__ = ["decide_route", "make_decide", "turn_result"]
+
+_KEEP_RESULTS = 50  # client message ids remembered per conversation for idempotency
+
+
+def _decision(state: AgentState, threshold: float) -> tuple[str, str | None]:
+    guard = state.get("guard") or {}
+    route = state.get("route") or {}
+    draft = state.get("draft") or {}
+    confidence = float((state.get("confidence") or {}).get("score") or 0.0)
+    topics = [t for t in guard.get("topics") or [] if t.get("action") == "escalate"]
+    if guard.get("wants_human"):
+        return "escalate", "customer_requested_human"
+    if topics:
+        return "escalate", str(topics[0]["reason"])
+    if (state.get("error") or {}).get("code") == "knowledge_unavailable":
+        return "escalate", "knowledge_unavailable"
+    if guard.get("injection"):
+        return "clarify", "prompt_injection"
+    if route.get("mode") == "handoff":
+        return "escalate", "customer_requested_human"
+    if route.get("mode") == "tool":
+        return ("clarify", "missing_slot") if route.get("missing_slots") else ("escalate", "needs_account_access")
+    if route.get("missing_slots"):
+        return "clarify", "missing_slot"
+    if route.get("out_of_scope"):
+        return "escalate", "out_of_scope"
+    if not state.get("hits") or not draft.get("sentences"):
+        return "escalate", "no_answer_in_knowledge"
+    if confidence < threshold:
+        return "escalate", "low_confidence"
+    return "answer", None
+
+
+def turn_result(state: AgentState, kind: str, reason: str | None, text: str | None) -> dict[str, Any]:
+    """The turn's outcome as callers see it (``grounddesk chat --once --json``)."""
+    draft = state.get("draft") or {}
+    confidence = state.get("confidence") or {}
+    return {
+        "decision": kind,
+        "answer": text,
+        "citations": [
+            {"n": c["n"], "doc_id": c["doc_id"], "version": c["version"], "title": c["title"]}
+            for c in draft.get("citations") or []
+        ]
+        if kind == "answer"
+        else [],
+        "confidence": confidence.get("score"),
+        "reasons": list(confidence.get("reasons") or []),
+        "escalation_reason": reason if kind == "escalate" else None,
+        "clarify_reason": reason if kind == "clarify" else None,
+    }
+
+
+def make_decide(deps: AgentDeps) -> Callable[[AgentState], dict[str, Any]]:
+    """The decide node: also records the result for idempotent re-sends of the same client message id."""
+    settings = deps.settings
+
+    @timed("decide")
+    def decide(state: AgentState) -> dict[str, Any]:
+        kind, reason = _decision(state, settings.answer_threshold)
+        if kind == "answer":
+            text = str((state.get("draft") or {}).get("text") or "")
+            cautions = [t["caution"] for t in (state.get("guard") or {}).get("topics") or [] if t.get("caution")]
+            if cautions:
+                text = f"{cautions[0]}\n\n{text}"
+        elif kind == "clarify":
+            text = _clarify_text(state, reason, settings.clarify_message, settings.injection_message)
+        else:
+            text = settings.handoff_message
+        result = turn_result(state, kind, reason, text)
+        update: dict[str, Any] = {"decision": {"kind": kind, "reason": reason}, "result": result}
+        client_id = state.get("client_message_id")
+        if client_id:
+            results = dict(state.get("results") or {})
+            results[client_id] = result
+            update["results"] = dict(list(results.items())[-_KEEP_RESULTS:])
+        if kind == "escalate":  # the escalate node pauses at once: the customer hears the handoff line now
+            update["mode"] = "pending_human"
+            update["messages"] = [AIMessage(content=text, name="bot")]
+        return update
+
+    return decide
+
+
+def _clarify_text(state: AgentState, reason: str | None, default: str, injection: str) -> str:
+    if reason == "prompt_injection":
+        return injection
+    route = state.get("route") or {}
+    question = (route.get("clarify_questions") or {}) if isinstance(route.get("clarify_questions"), dict) else {}
+    missing = route.get("missing_slots") or []
+    if missing and missing[0] in question:
+        return str(question[missing[0]])
+    if missing:
+        return f"Could you tell me your {str(missing[0]).replace('_', ' ')}?"
+    return default
+
+
+def decide_route(state: AgentState) -> str:
+    """Where the turn goes after the decision."""
+    return "escalate" if (state.get("decision") or {}).get("kind") == "escalate" else "respond"
