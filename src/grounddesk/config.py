@@ -18,12 +18,17 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from grounddesk.agent.guard.guard import GuardSettings
+from grounddesk.agent.llm import LLMSettings
+
 __all__ = [
     "AgentSettings",
     "BUNDLED_MODEL",
     "ChunkingSettings",
     "DatabaseSettings",
     "EmbeddingSettings",
+    "GuardSettings",
+    "LLMSettings",
     "QdrantSettings",
     "SearchSettings",
     "Settings",
@@ -142,6 +147,8 @@ class Settings(BaseSettings):
     chunking: ChunkingSettings = ChunkingSettings()
     search: SearchSettings = SearchSettings()
     agent: AgentSettings = AgentSettings()
+    guard: GuardSettings = GuardSettings()
+    llm: LLMSettings = LLMSettings()
 
     def database_url(self) -> str:
         """The SQL URL in force: the configured one, or a SQLite file in the home directory."""

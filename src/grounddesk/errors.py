@@ -39,6 +39,7 @@ class ErrorCode(StrEnum):
     VERSION_CONFLICT = "version_conflict"
     INVALID_INPUT = "invalid_input"
     KNOWLEDGE_UNAVAILABLE = "knowledge_unavailable"
+    LLM_UNAVAILABLE = "llm_unavailable"
     VECTOR_STORE = "vector_store_error"
     DATASET = "dataset_error"
     INTERNAL = "internal_error"

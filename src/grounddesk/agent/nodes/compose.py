@@ -8,6 +8,7 @@ from typing import Any
 from grounddesk.agent.deps import AgentDeps
 from grounddesk.agent.nodes._timing import timed
 from grounddesk.agent.state import AgentState
+from grounddesk.errors import GrounddeskError
 from grounddesk.knowledge.search import Hit
 
 __all__ = ["make_compose"]
@@ -22,7 +23,10 @@ def make_compose(deps: AgentDeps) -> Callable[[AgentState], dict[str, Any]]:
         if not hits:
             return {"draft": {"text": "", "sentences": [], "citations": [], "removed": []}}
         route = state.get("route") or {}
-        draft = deps.composer.compose(route.get("query") or state.get("question") or "", hits)
+        try:
+            draft = deps.composer.compose(route.get("query") or state.get("question") or "", hits)
+        except GrounddeskError as exc:  # a model endpoint that is down: the decision escalates, nothing is guessed
+            return {"draft": {"text": "", "sentences": [], "citations": [], "removed": []}, "error": exc.to_dict()}
         return {"draft": draft.model_dump(mode="json")}
 
     return compose

@@ -4,7 +4,7 @@ The rules, first match wins:
 
 1. the customer asked for a person: escalate ``customer_requested_human``
 2. a sensitive topic whose policy says escalate: escalate with the topic's reason
-3. the knowledge store failed: escalate ``knowledge_unavailable``
+3. the knowledge store or the model endpoint failed: escalate ``knowledge_unavailable`` / ``llm_unavailable``
 4. a prompt-injection attempt: clarify ``prompt_injection`` (a refusal)
 5. an intent that needs a person or an account system: escalate ``needs_human`` / ``needs_account_access``
 6. a required slot is missing: clarify ``missing_slot`` (the playbook's question)
@@ -39,8 +39,9 @@ def _decision(state: AgentState, threshold: float) -> tuple[str, str | None]:
         return "escalate", "customer_requested_human"
     if topics:
         return "escalate", str(topics[0]["reason"])
-    if (state.get("error") or {}).get("code") == "knowledge_unavailable":
-        return "escalate", "knowledge_unavailable"
+    error_code = (state.get("error") or {}).get("code")
+    if error_code in ("knowledge_unavailable", "llm_unavailable"):
+        return "escalate", str(error_code)
     if guard.get("injection"):
         return "clarify", "prompt_injection"
     if route.get("mode") == "handoff":

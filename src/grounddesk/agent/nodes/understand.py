@@ -10,6 +10,8 @@ from langchain_core.messages import AIMessage, HumanMessage
 from grounddesk.agent.deps import AgentDeps
 from grounddesk.agent.nodes._timing import timed
 from grounddesk.agent.state import AgentState
+from grounddesk.agent.types import Route
+from grounddesk.errors import GrounddeskError
 
 __all__ = ["history_pairs", "make_understand"]
 
@@ -32,8 +34,13 @@ def make_understand(deps: AgentDeps) -> Callable[[AgentState], dict[str, Any]]:
     def understand(state: AgentState) -> dict[str, Any]:
         question = state.get("question") or ""
         pairs = history_pairs(state)
-        route = deps.router.route(question, history=[text for speaker, text in pairs if speaker == "user"])
-        query = deps.rewrite(question, pairs) if pairs else question
+        try:
+            route = deps.router.route(question, history=[text for speaker, text in pairs if speaker == "user"])
+        except GrounddeskError as exc:  # the LLM router's endpoint failed: escalate rather than guess an intent
+            fallback = Route(intent=None, score=0.0, query=question)
+            return {"route": fallback.model_dump(mode="json"), "error": exc.to_dict()}
+        # The LLM router rewrites follow-ups itself (route.query); the deterministic one leaves it empty.
+        query = route.query or (deps.rewrite(question, pairs) if pairs else question)
         return {"route": route.model_copy(update={"query": query}).model_dump(mode="json")}
 
     return understand
