@@ -30,6 +30,7 @@ __all__ = [
     "GuardSettings",
     "LLMSettings",
     "QdrantSettings",
+    "RouterSettings",
     "SearchSettings",
     "Settings",
 ]
@@ -110,20 +111,43 @@ class SearchSettings(BaseModel):
 class AgentSettings(BaseModel):
     """The conversation agent: thresholds of the decision, history kept, where the calibration lives."""
 
-    answer_threshold: float = Field(
-        default=0.5, ge=0.0, le=1.0, description="Answer when the calibrated confidence is at least this."
+    answer_threshold: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="Answer when the calibrated confidence is at least this; unset: the calibration's own choice.",
     )
     max_history_messages: int = Field(default=12, ge=2, le=200, description="Messages kept in the model's view")
     calibration_file: Path | None = Field(
-        default=None, description="Calibration written by 'grounddesk eval calibrate'; unset: the packaged one"
+        default=None,
+        description="Calibration file; unset: <home>/calibration.json if 'grounddesk eval calibrate' wrote one, "
+        "else the calibration packaged with grounddesk",
     )
-    playbook_file: Path | None = Field(default=None, description="Intents and slots; unset: the packaged playbook")
     top_k: int = Field(default=5, ge=1, le=20, description="Chunks retrieved for an answer")
     handoff_message: str = "I'm handing this over to a member of our support team, who will reply here shortly."
     clarify_message: str = "Could you tell me a bit more about what you need, so I can find the right answer?"
     injection_message: str = (
         "I can only help with questions about our products, orders and policies. What can I help you with?"
     )
+
+
+class RouterSettings(BaseModel):
+    """How the intent router decides (nested in Settings as ``router``: ``GROUNDDESK_ROUTER_OOS_THRESHOLD``...)."""
+
+    playbook: Path | None = Field(default=None, description="Playbook YAML file; unset: the bundled one")
+    k: int = Field(default=3, ge=1, description="Nearest examples of the best intent averaged into the score")
+    probability_weight: float = Field(
+        default=0.5, ge=0, le=1, description="Weight of the classifier probability; the rest goes to similarity"
+    )
+    oos_threshold: float | None = Field(
+        default=None, ge=0, le=1, description="Fixed out-of-scope threshold; unset: chosen by cross-validation"
+    )
+    in_scope_rejection: float = Field(
+        default=0.03, gt=0, lt=0.5, description="Share of held-out playbook examples the chosen threshold rejects"
+    )
+    cv_folds: int = Field(default=3, ge=2, le=10)
+    l2: float = Field(default=0.007, gt=0, description="L2 penalty of the logistic regression, per example")
+    max_iter: int = Field(default=300, ge=10)
 
 
 class Settings(BaseSettings):
@@ -149,6 +173,7 @@ class Settings(BaseSettings):
     agent: AgentSettings = AgentSettings()
     guard: GuardSettings = GuardSettings()
     llm: LLMSettings = LLMSettings()
+    router: RouterSettings = RouterSettings()
 
     def database_url(self) -> str:
         """The SQL URL in force: the configured one, or a SQLite file in the home directory."""
@@ -160,6 +185,13 @@ class Settings(BaseSettings):
     def files_dir(self) -> Path:
         """Where the original uploaded files are kept (so a delete can erase them)."""
         return self.home / "files"
+
+    def calibration_path(self) -> Path | None:
+        """The calibration in force: the configured file, else the home's, else None (the packaged one)."""
+        if self.agent.calibration_file is not None:
+            return self.agent.calibration_file
+        written = self.home / "calibration.json"
+        return written if written.exists() else None
 
     @property
     def qdrant_path(self) -> Path:
