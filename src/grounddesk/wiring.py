@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from grounddesk.agent.conversation import Agent
 from grounddesk.config import Settings
 from grounddesk.errors import ConfigurationError
 from grounddesk.knowledge.chunking import Chunker
@@ -18,7 +19,7 @@ from grounddesk.knowledge.service import KnowledgeBase
 from grounddesk.knowledge.sparse import BM25Encoder
 from grounddesk.knowledge.types import Embedder, VectorStore
 
-__all__ = ["build_embedder", "build_knowledge_base", "build_registry", "build_vector_store"]
+__all__ = ["build_agent", "build_embedder", "build_knowledge_base", "build_registry", "build_vector_store"]
 
 
 def build_vector_store(settings: Settings) -> VectorStore:
@@ -75,3 +76,68 @@ def build_knowledge_base(
     )
     searcher = HybridSearcher(store, emb, sparse, registry.current_generation, settings.search, clock)
     return KnowledgeBase(registry, store, emb, chunker, sparse, searcher, settings.files_dir)
+
+
+def build_agent(
+    settings: Settings, *, embedder: Embedder | None = None, knowledge: KnowledgeBase | None = None
+) -> tuple[Agent, Callable[[], None]]:
+    """The conversation agent on the configured back-ends, and a function that releases them.
+
+    Extractive composer and embedding router by default; with ``settings.llm.base_url`` set, the LLM
+    composer and LLM tool-calling router over that OpenAI-compatible endpoint.
+    """
+    from grounddesk.agent.calibration import load_calibration
+    from grounddesk.agent.checkpoint import open_checkpointer
+    from grounddesk.agent.compose import CachedEmbedder, ExtractiveComposer
+    from grounddesk.agent.confidence import ConfidenceModel, ConfidenceScorer
+    from grounddesk.agent.deps import AgentDeps, ComposesAnswers, RoutesIntents
+    from grounddesk.agent.graph import build_graph
+    from grounddesk.agent.guard import Guard
+    from grounddesk.agent.playbook import load_playbook
+    from grounddesk.agent.rewrite import rewrite_followup
+    from grounddesk.agent.router import EmbeddingRouter
+
+    emb = embedder or build_embedder(settings)
+    kb = knowledge or build_knowledge_base(settings, embedder=emb)
+    cached = CachedEmbedder(emb)
+    router_settings = settings.router
+    playbook = load_playbook(router_settings.playbook)
+    router: RoutesIntents
+    composer: ComposesAnswers
+    if settings.llm.enabled:
+        from grounddesk.agent.llm import build_chat_model
+        from grounddesk.agent.llm_compose import LLMComposer
+        from grounddesk.agent.llm_router import LLMRouter
+
+        chat = build_chat_model(settings.llm)
+        router = LLMRouter(chat, playbook, settings.llm)
+        composer = LLMComposer(chat, settings.llm)
+    else:
+        router = EmbeddingRouter(
+            playbook, cached, router_settings, cache_dir=settings.home / "cache", model_id=settings.embedding.model
+        )
+        composer = ExtractiveComposer(cached)
+    model = ConfidenceModel(load_calibration(settings.calibration_path()))
+    threshold = settings.agent.answer_threshold
+    agent_settings = settings.agent.model_copy(
+        update={"answer_threshold": model.answer_threshold if threshold is None else threshold}
+    )
+    saver, conn = open_checkpointer(settings.database_url(), settings.home / "checkpoints.db")
+    deps = AgentDeps(
+        settings=agent_settings,
+        knowledge=kb,
+        guard=Guard(settings.guard),
+        router=router,
+        composer=composer,
+        scorer=ConfidenceScorer(cached, model),
+        rewrite=rewrite_followup,
+        fixed_replies={i.name: i.reply for i in playbook.intents if i.reply},
+    )
+    agent = Agent(build_graph(deps, saver), deps.guard, knowledge=kb)
+
+    def close() -> None:
+        conn.close()
+        if knowledge is None:
+            kb.close()
+
+    return agent, close

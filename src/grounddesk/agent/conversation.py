@@ -55,12 +55,17 @@ class Agent:
     Args:
         graph: The compiled turn graph (with a checkpointer, so conversations survive restarts).
         guard: Masks messages that arrive while a person owns the conversation (they skip the graph).
+        knowledge: The knowledge base the graph searches, for callers that need it too (evals, benchmarks).
     """
 
     def __init__(
-        self, graph: CompiledStateGraph[AgentState, ConversationContext, AgentState, AgentState], guard: GuardsMessages
+        self,
+        graph: CompiledStateGraph[AgentState, ConversationContext, AgentState, AgentState],
+        guard: GuardsMessages,
+        knowledge: Any = None,
     ) -> None:
         self.graph = graph
+        self.knowledge = knowledge
         self._guard = guard
 
     @staticmethod

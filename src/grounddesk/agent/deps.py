@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from grounddesk.agent.types import Confidence, Draft, GuardResult, Route
@@ -66,3 +66,5 @@ class AgentDeps:
     composer: ComposesAnswers
     scorer: ScoresConfidence
     rewrite: Callable[[str, Sequence[tuple[str, str]]], str]
+    fixed_replies: dict[str, str] = field(default_factory=dict)
+    """Intents answered with a fixed line (greetings, thanks) instead of knowledge."""

@@ -85,7 +85,13 @@ def make_decide(deps: AgentDeps) -> Callable[[AgentState], dict[str, Any]]:
 
     @timed("decide")
     def decide(state: AgentState) -> dict[str, Any]:
-        kind, reason = _decision(state, settings.answer_threshold)
+        kind, reason = _decision(state, 0.5 if settings.answer_threshold is None else settings.answer_threshold)
+        route = state.get("route") or {}
+        fixed = deps.fixed_replies.get(str(route.get("intent"))) if not route.get("out_of_scope") else None
+        if fixed is not None and kind != "escalate" and reason != "prompt_injection":
+            result = {**turn_result(state, "answer", None, fixed), "citations": [], "reasons": ["a greeting or thanks"]}
+            result["confidence"] = route.get("score")
+            return _finish(state, {"decision": {"kind": "answer", "reason": "fixed_reply"}, "result": result})
         if kind == "answer":
             text = str((state.get("draft") or {}).get("text") or "")
             cautions = [t["caution"] for t in (state.get("guard") or {}).get("topics") or [] if t.get("caution")]
@@ -97,17 +103,22 @@ def make_decide(deps: AgentDeps) -> Callable[[AgentState], dict[str, Any]]:
             text = settings.handoff_message
         result = turn_result(state, kind, reason, text)
         update: dict[str, Any] = {"decision": {"kind": kind, "reason": reason}, "result": result}
-        client_id = state.get("client_message_id")
-        if client_id:
-            results = dict(state.get("results") or {})
-            results[client_id] = result
-            update["results"] = dict(list(results.items())[-_KEEP_RESULTS:])
         if kind == "escalate":  # the escalate node pauses at once: the customer hears the handoff line now
             update["mode"] = "pending_human"
             update["messages"] = [AIMessage(content=text, name="bot")]
-        return update
+        return _finish(state, update)
 
     return decide
+
+
+def _finish(state: AgentState, update: dict[str, Any]) -> dict[str, Any]:
+    """Remember the result under the client message id, so a re-send gets it again instead of a new turn."""
+    client_id = state.get("client_message_id")
+    if client_id:
+        results = dict(state.get("results") or {})
+        results[client_id] = update["result"]
+        update["results"] = dict(list(results.items())[-_KEEP_RESULTS:])
+    return update
 
 
 def _clarify_text(state: AgentState, reason: str | None, default: str, injection: str) -> str:
