@@ -394,13 +394,17 @@ def eval_answerability(
 ) -> None:
     """Decisions per answerability class, AUROC and calibration error of the confidence (mtrag)."""
     from grounddesk.agent.calibration import load_calibration
-    from grounddesk.evals.answerability import run_answerability_eval
+    from grounddesk.evals.answerability import Thresholds, run_answerability_eval
 
     _dataset_check(dataset, ("mtrag",))
     settings = _settings()
     with _guard(as_json), _progress() as progress:
         result = run_answerability_eval(
-            data_dir, settings=settings, calibration=load_calibration(settings.calibration_path()), progress=progress
+            data_dir,
+            settings=settings,
+            calibration=load_calibration(settings.calibration_path()),
+            thresholds=Thresholds(answer=settings.agent.answer_threshold),
+            progress=progress,
         )
     _emit(result, as_json, lambda: _print_json(result))
 

@@ -108,10 +108,11 @@ def build_agent(
         from grounddesk.agent.llm import build_chat_model
         from grounddesk.agent.llm_compose import LLMComposer
         from grounddesk.agent.llm_router import LLMRouter
+        from grounddesk.agent.support import SupportChecker
 
         chat = build_chat_model(settings.llm)
         router = LLMRouter(chat, playbook, settings.llm)
-        composer = LLMComposer(chat, settings.llm)
+        composer = LLMComposer(chat, settings.llm, support=SupportChecker(cached).support_score)
     else:
         router = EmbeddingRouter(
             playbook, cached, router_settings, cache_dir=settings.home / "cache", model_id=settings.embedding.model

@@ -41,9 +41,16 @@ class ScoresConfidence(Protocol):
     """Turns the turn's signals into a calibrated confidence with reasons."""
 
     def score(
-        self, *, question: str, hits: Sequence[Hit], draft: Draft, route: Route | None, guard: GuardResult | None
+        self,
+        *,
+        question: str,
+        hits: Sequence[Hit],
+        draft: Draft,
+        route: Route | None,
+        guard: GuardResult | None,
+        message: str | None = None,
     ) -> Confidence:
-        """Score one composed answer."""
+        """Score one composed answer (``question``: the search query; ``message``: what the customer wrote)."""
         ...
 
 

@@ -50,6 +50,7 @@ __all__ = [
     "QueryFn",
     "Thresholds",
     "calibration_from_cases",
+    "choose_threshold",
     "collect_cases",
     "last_user_turn",
     "query_name",

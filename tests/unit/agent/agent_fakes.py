@@ -79,7 +79,14 @@ class FakeComposer:
 
 class FakeScorer:
     def score(
-        self, *, question: str, hits: Sequence[Hit], draft: Draft, route: Route | None, guard: GuardResult | None
+        self,
+        *,
+        question: str,
+        hits: Sequence[Hit],
+        draft: Draft,
+        route: Route | None,
+        guard: GuardResult | None,
+        message: str | None = None,
     ) -> Confidence:
         value = 0.2 if "unsure" in question else 0.9
         return Confidence(score=value, raw=value, factors=[ConfidenceFactor(name="top", value=value, phrase="fake")])

@@ -26,6 +26,7 @@ def make_score(deps: AgentDeps) -> Callable[[AgentState], dict[str, Any]]:
             draft=Draft.model_validate(state.get("draft") or {"text": ""}),
             route=route,
             guard=GuardResult.model_validate(state["guard"]) if state.get("guard") else None,
+            message=state.get("question") or None,
         )
         return {"confidence": {**confidence.model_dump(mode="json"), "reasons": confidence.reasons}}
 
