@@ -97,9 +97,9 @@ def build_agent(
     from grounddesk.agent.rewrite import rewrite_followup
     from grounddesk.agent.router import EmbeddingRouter
 
-    emb = embedder or build_embedder(settings)
-    kb = knowledge or build_knowledge_base(settings, embedder=emb)
-    cached = CachedEmbedder(emb)
+    # One cache of vectors for router, retrieval, composer and scorer: a message is embedded once per turn.
+    cached = CachedEmbedder(embedder or build_embedder(settings))
+    kb = knowledge or build_knowledge_base(settings, embedder=cached)
     router_settings = settings.router
     playbook = load_playbook(router_settings.playbook)
     router: RoutesIntents

@@ -42,6 +42,8 @@ def open_checkpointer(database_url: str, sqlite_path: Path) -> tuple[BaseCheckpo
     sqlite_path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(sqlite_path), check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
+    # WAL + NORMAL: a commit is not fsynced; a killed process loses nothing, only an OS crash can lose the last turn.
+    conn.execute("PRAGMA synchronous=NORMAL")
     sqlite_saver = SqliteSaver(conn)
     sqlite_saver.setup()
     return sqlite_saver, conn

@@ -13,6 +13,7 @@ from typing import Any
 
 from langchain_core.messages import HumanMessage
 from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 from pydantic import BaseModel, Field
@@ -86,26 +87,26 @@ class Agent:
         the bot says nothing (``decision == "forwarded"``).
         """
         config = self._config(conversation_id)
-        if self.pending_escalation(conversation_id) is not None:
+        if self._mode(config) == "pending_human":  # an escalation waits: the message is for the person
             masked = self._guard.inspect(text).masked_text
             self.graph.update_state(config, {"messages": [HumanMessage(content=masked)]})
             return TurnResult(conversation_id=conversation_id, decision="forwarded")
         turn_input: AgentState = {"text": text, "client_message_id": client_message_id or ""}
         # durability="exit": only the end state is stored, so the raw (unmasked) text never reaches a checkpoint.
-        self.graph.invoke(turn_input, config, context=context or ConversationContext(), durability="exit")
-        return self._result(conversation_id)
+        output = self.graph.invoke(turn_input, config, context=context or ConversationContext(), durability="exit")
+        return self._result(conversation_id, output)
 
     def resume(
         self, conversation_id: str, value: dict[str, Any], *, context: ConversationContext | None = None
     ) -> TurnResult:
         """Resume a paused escalation with ``{"action": "reply" | "return_to_bot", ...}``."""
-        self.graph.invoke(
+        output = self.graph.invoke(
             Command(resume=value),
             self._config(conversation_id),
             context=context or ConversationContext(),
             durability="exit",
         )
-        return self._result(conversation_id)
+        return self._result(conversation_id, output)
 
     def pending_escalation(self, conversation_id: str) -> dict[str, Any] | None:
         """The payload of the escalation waiting for a person, if any."""
@@ -119,8 +120,18 @@ class Agent:
         """The conversation's stored state (masked transcript, mode, last turn's work)."""
         return self.graph.get_state(self._config(conversation_id)).values  # type: ignore[return-value]
 
-    def _result(self, conversation_id: str) -> TurnResult:
-        values = self.state(conversation_id)
+    def _mode(self, config: RunnableConfig) -> str:
+        """The stored handoff mode, read straight from the checkpoint (cheaper than a full state snapshot)."""
+        saver = self.graph.checkpointer
+        if not isinstance(saver, BaseCheckpointSaver):
+            return str(self.graph.get_state(config).values.get("mode") or "bot")
+        stored = saver.get_tuple(config)
+        return str(stored.checkpoint["channel_values"].get("mode") or "bot") if stored else "bot"
+
+    def _result(self, conversation_id: str, output: Any) -> TurnResult:
+        values: dict[str, Any] = dict(output) if isinstance(output, dict) else dict(self.state(conversation_id))
+        interrupts = values.get("__interrupt__") or []
+        escalation = dict(interrupts[0].value) if interrupts else None
         result = dict(values.get("result") or {})
         return TurnResult(
             conversation_id=conversation_id,
@@ -132,6 +143,6 @@ class Agent:
             escalation_reason=result.get("escalation_reason"),
             clarify_reason=result.get("clarify_reason"),
             duplicate=bool(result.get("duplicate")),
-            escalation=self.pending_escalation(conversation_id),
+            escalation=escalation,
             timings_ms=dict(values.get("timings") or {}),
         )
