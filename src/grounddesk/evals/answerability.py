@@ -37,10 +37,10 @@ from grounddesk.agent.confidence import DEFAULT_PRIORS, FITTED_FEATURES, Confide
 from grounddesk.agent.types import DecisionKind
 from grounddesk.config import Settings
 from grounddesk.errors import ErrorCode, GrounddeskError
-from grounddesk.evals.datasets import RetrievalDataset, load_retrieval_dataset
+from grounddesk.evals.datasets import load_retrieval_dataset
 from grounddesk.evals.metrics import auroc, expected_calibration_error
-from grounddesk.evals.retrieval import eval_settings
-from grounddesk.knowledge.service import KnowledgeBase, ProgressFn
+from grounddesk.evals.retrieval import open_eval_knowledge_base
+from grounddesk.knowledge.service import ProgressFn
 from grounddesk.knowledge.sparse import tokenize
 from grounddesk.knowledge.types import Embedder
 
@@ -147,31 +147,6 @@ def _tasks(data_dir: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
-def _open_knowledge_base(
-    dataset: RetrievalDataset, settings: Settings, embedder: Embedder | None, progress: ProgressFn | None
-) -> KnowledgeBase:
-    """The pooled MTRAG passages in the cached eval index (built on first use, as the retrieval eval does)."""
-    from grounddesk.knowledge.loaders import LoadResult
-    from grounddesk.wiring import build_knowledge_base
-
-    kb = build_knowledge_base(eval_settings(settings, "mtrag"), embedder=embedder)
-    try:
-        report = kb.import_results(
-            (LoadResult(path=d.source_uri, document=d) for d in dataset.documents),
-            audiences=["public"],
-            approve=True,
-            actor="eval",
-            progress=progress,
-        )
-        for item in report.unchanged:
-            if item.status != "approved":
-                kb.approve(item.doc_id, item.version, actor="eval")
-    except BaseException:
-        kb.close()
-        raise
-    return kb
-
-
 def collect_cases(
     data_dir: Path,
     *,
@@ -200,7 +175,7 @@ def collect_cases(
     composer = ExtractiveComposer(vectors)
     scorer = ConfidenceScorer(vectors, ConfidenceModel(_neutral_calibration()), composer.settings)
     to_query = query_fn or rewritten_query
-    kb = _open_knowledge_base(dataset, cfg, vectors.inner, progress)
+    kb = open_eval_knowledge_base(dataset, cfg, vectors.inner, progress)
     cases: list[Case] = []
     try:
         for i, task in enumerate(tasks, start=1):

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from grounddesk.errors import ErrorCode, GrounddeskError
 from grounddesk.knowledge.types import LoadedDocument
 
-__all__ = ["RETRIEVAL_DATASETS", "RetrievalDataset", "RetrievalQuery", "load_retrieval_dataset"]
+__all__ = ["RETRIEVAL_DATASETS", "RetrievalDataset", "RetrievalQuery", "load_retrieval_dataset", "read_jsonl"]
 
 RETRIEVAL_DATASETS = ("tau2-banking", "mtrag")
 
@@ -53,7 +53,8 @@ def _need(path: Path) -> Path:
     return path
 
 
-def _jsonl(path: Path) -> Iterator[dict[str, Any]]:
+def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    """The records of a JSONL file of a public dataset; a missing file is a ``dataset_error``."""
     with _need(path).open(encoding="utf-8") as fh:
         for line in fh:
             if line.strip():
@@ -83,12 +84,12 @@ def _tau2(root: Path) -> RetrievalDataset:
             source_uri=f"file://{docs_path.resolve()}#{rec['id']}",
             media_type="text/markdown",
         )
-        for rec in _jsonl(docs_path)
+        for rec in read_jsonl(docs_path)
     ]
     qrels = _qrels([base / "qrels.tsv"])
     queries = [
         RetrievalQuery(id=task["id"], text=task["user_instructions"], relevant=qrels[task["id"]])
-        for task in _jsonl(base / "tasks.jsonl")
+        for task in read_jsonl(base / "tasks.jsonl")
         if qrels.get(task["id"])
     ]
     return RetrievalDataset(name="tau2-banking", documents=documents, queries=queries, unit="document")
@@ -107,7 +108,7 @@ def _mtrag(root: Path) -> RetrievalDataset:
     base = root / "mtrag_un"
     passages_path = base / "pooled_passages.jsonl"
     documents = []
-    for rec in _jsonl(passages_path):
+    for rec in read_jsonl(passages_path):
         title = rec.get("title") or ""
         title = "" if title == "None" else title
         documents.append(
@@ -123,7 +124,7 @@ def _mtrag(root: Path) -> RetrievalDataset:
     qrels = _qrels(sorted(_need(base / "qrels").glob("*.tsv")))
     last: list[RetrievalQuery] = []
     joined: list[RetrievalQuery] = []
-    for task in _jsonl(base / "eval_view.jsonl"):
+    for task in read_jsonl(base / "eval_view.jsonl"):
         relevant = qrels.get(task["task_id"])
         if not relevant:
             continue

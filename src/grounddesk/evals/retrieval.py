@@ -17,7 +17,15 @@ from grounddesk.knowledge.search import SearchMode
 from grounddesk.knowledge.service import KnowledgeBase, ProgressFn
 from grounddesk.knowledge.types import Embedder
 
-__all__ = ["METRIC_NAMES", "eval_settings", "rank_documents", "run_retrieval_eval", "score_rankings"]
+__all__ = [
+    "METRIC_NAMES",
+    "eval_settings",
+    "index_dataset",
+    "open_eval_knowledge_base",
+    "rank_documents",
+    "run_retrieval_eval",
+    "score_rankings",
+]
 
 METRIC_NAMES = ("recall@5", "recall@10", "ndcg@10", "mrr@10")
 _CHUNKS_PER_QUERY = 60  # chunks fetched per query, folded into a ranking of distinct documents
@@ -86,24 +94,45 @@ def run_retrieval_eval(
         eval_settings(settings or Settings(), name), embedder
     )
     try:
-        from grounddesk.knowledge.loaders import LoadResult
-
-        report = kb.import_results(
-            (LoadResult(path=d.source_uri, document=d) for d in dataset.documents),
-            audiences=["public"],
-            approve=True,
-            actor="eval",
-            progress=progress,
-        )
-        pending = [i for i in report.unchanged if i.status != "approved"]
-        for item in pending:
-            kb.approve(item.doc_id, item.version, actor="eval")
+        errors = index_dataset(kb, dataset, progress)
         result = _score(kb, dataset, mode, progress)
     finally:
         kb.close()
     result["took_s"] = round(time.perf_counter() - started, 2)
-    result["import_errors"] = len(report.errors)
+    result["import_errors"] = errors
     return result
+
+
+def index_dataset(kb: KnowledgeBase, dataset: RetrievalDataset, progress: ProgressFn | None = None) -> int:
+    """Import and approve a dataset's documents (a no-op when the cached index has them); returns the errors."""
+    from grounddesk.knowledge.loaders import LoadResult
+
+    report = kb.import_results(
+        (LoadResult(path=d.source_uri, document=d) for d in dataset.documents),
+        audiences=["public"],
+        approve=True,
+        actor="eval",
+        progress=progress,
+    )
+    for item in report.unchanged:
+        if item.status != "approved":
+            kb.approve(item.doc_id, item.version, actor="eval")
+    return len(report.errors)
+
+
+def open_eval_knowledge_base(
+    dataset: RetrievalDataset, settings: Settings, embedder: Embedder | None, progress: ProgressFn | None = None
+) -> KnowledgeBase:
+    """The dataset's documents in the cached eval index under the home (built on first use)."""
+    from grounddesk.wiring import build_knowledge_base
+
+    kb = build_knowledge_base(eval_settings(settings, dataset.name), embedder=embedder)
+    try:
+        index_dataset(kb, dataset, progress)
+    except BaseException:
+        kb.close()
+        raise
+    return kb
 
 
 def _score(

@@ -19,7 +19,7 @@ from grounddesk.agent.rewrite import rewrite_followup
 from grounddesk.config import Settings
 from grounddesk.errors import ErrorCode, GrounddeskError
 from grounddesk.evals.datasets import RetrievalDataset, RetrievalQuery, load_retrieval_dataset
-from grounddesk.evals.retrieval import eval_settings, rank_documents, score_rankings
+from grounddesk.evals.retrieval import open_eval_knowledge_base, rank_documents, score_rankings
 from grounddesk.knowledge.search import SearchMode
 from grounddesk.knowledge.service import KnowledgeBase, ProgressFn
 from grounddesk.knowledge.types import Embedder
@@ -67,26 +67,8 @@ def load_histories(data_dir: Path) -> dict[str, tuple[str, list[tuple[str, str]]
 def _indexed(
     settings: Settings, embedder: Embedder | None, data_dir: Path, progress: ProgressFn | None
 ) -> tuple[KnowledgeBase, RetrievalDataset]:
-    from grounddesk.knowledge.loaders import LoadResult
-    from grounddesk.wiring import build_knowledge_base
-
     dataset = load_retrieval_dataset("mtrag", data_dir)
-    kb = build_knowledge_base(eval_settings(settings, "mtrag"), embedder=embedder)
-    try:
-        report = kb.import_results(
-            (LoadResult(path=d.source_uri, document=d) for d in dataset.documents),
-            audiences=["public"],
-            approve=True,
-            actor="eval",
-            progress=progress,
-        )
-        for item in report.unchanged:
-            if item.status != "approved":
-                kb.approve(item.doc_id, item.version, actor="eval")
-    except BaseException:
-        kb.close()
-        raise
-    return kb, dataset
+    return open_eval_knowledge_base(dataset, settings, embedder, progress), dataset
 
 
 def run_rewrite_eval(
