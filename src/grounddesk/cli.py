@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -466,8 +467,6 @@ def chat(
     as_json: JsonOpt = False,
 ) -> None:
     """Talk to the agent in the terminal: answer, sources, confidence and decision of every turn."""
-    import uuid
-
     from grounddesk.agent.types import ConversationContext
     from grounddesk.wiring import build_agent
 
@@ -516,9 +515,11 @@ def _print_turn(result: Any) -> None:
 
 # -------------------------------------------------------------------------------------------------- demo
 _DEMO_QUESTIONS = (
-    "How long do I have to return a jacket?",
-    "Do you ship to Canada and how much does it cost?",
     "How do I reset my password?",
+    "Can I cancel my order?",
+    "Do refunds above 500 dollars need a supervisor?",
+    "Someone used my card without permission",
+    "I want to talk to a person",
 )
 
 
@@ -526,7 +527,7 @@ _DEMO_QUESTIONS = (
 def demo(
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Set the demo home up and stop.")] = False,
 ) -> None:
-    """Set up a demo home with sample knowledge (approved), then show search as a customer sees it."""
+    """Set up a demo home with sample knowledge (approved), then chat with the agent as a customer."""
     from grounddesk.demo import knowledge_dir
 
     settings = _settings()
@@ -545,30 +546,36 @@ def demo(
             )
             if no_serve:
                 return
-            questions = list(_DEMO_QUESTIONS)
-            interactive = sys.stdin.isatty()
-            if interactive:
-                _err.print("Ask a question as a customer (empty line to quit).")
-            while True:
+            from grounddesk.agent.types import ConversationContext
+            from grounddesk.wiring import build_agent
+
+            agent, close_agent = build_agent(settings, knowledge=kb)
+            try:
+                interactive = sys.stdin.isatty()
                 if interactive:
-                    question = typer.prompt("question", default="", show_default=False).strip()
-                elif questions:
-                    question = questions.pop(0)
-                else:
-                    break
-                if not question:
-                    break
-                result = kb.search(question, audiences=["public"], top_k=3)
-                sys.stdout.write(f"\n? {question}\n")
-                for i, h in enumerate(result.hits, start=1):
-                    sys.stdout.write(f"  {i}. [{h.citation}] {_where(h)}\n")
-                    sys.stdout.write(f"     {h.text[:240].strip()}\n")
-                sys.stdout.write(f"  ({result.took_ms:.1f} ms)\n")
+                    _err.print("Chat as a customer of Northwind Outfitters (empty line to quit).")
+                questions = list(_DEMO_QUESTIONS)
+                turn = 0
+                while True:
+                    question = typer.prompt("you", default="", show_default=False).strip() if interactive else None
+                    if not interactive:
+                        if not questions:
+                            break
+                        question = questions.pop(0)
+                        sys.stdout.write(f"\nyou> {question}\n")
+                    if not question:
+                        break
+                    turn += 1  # a fresh conversation per scripted question: an escalation leaves the next one free
+                    conversation = "demo-chat" if interactive else f"demo-{turn}-{uuid.uuid4().hex[:6]}"
+                    _print_turn(agent.turn(conversation, question, context=ConversationContext(channel="demo")))
+            finally:
+                close_agent()
         finally:
             kb.close()
     _err.print(
-        f'\nTry: grounddesk --home {settings.home} kb search "what is the warranty on tents?"\n'
-        f"     grounddesk --home {settings.home} kb list"
+        f"\nTry: grounddesk --home {settings.home} chat\n"
+        f'     grounddesk --home {settings.home} chat --once "Do you ship to Canada?" --json\n'
+        f'     grounddesk --home {settings.home} kb search "what is the warranty on tents?"'
     )
 
 

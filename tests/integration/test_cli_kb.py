@@ -135,3 +135,16 @@ def test_the_installed_command_prints_one_json_document(tmp_path: Path, docs: Pa
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert report["imported"][0]["status"] == "approved"
+
+
+def test_demo_sets_up_an_approved_help_centre_with_internal_knowledge_kept_internal(tmp_path: Path) -> None:
+    home = tmp_path / "demo"
+    code, _, _ = _run(home, "demo", "--no-serve")
+    assert code == 0
+    _, out, _ = _run(home, "kb", "list", "--json")
+    documents = json.loads(out)["documents"]
+    assert len(documents) >= 20 and {d["status"] for d in documents} == {"approved"}
+    internal = [d for d in documents if d["audiences"] == ["internal"]]
+    assert [d["doc_id"] for d in internal] == ["agent-playbook-refunds-fraud-verification"]
+    _, out, _ = _run(home, "kb", "search", "refund supervisor approval fraud signals", "--top-k", "20", "--json")
+    assert "agent-playbook-refunds-fraud-verification" not in {h["doc_id"] for h in json.loads(out)["hits"]}
