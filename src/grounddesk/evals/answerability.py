@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import json
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -36,8 +35,7 @@ from grounddesk.agent.compose import CachedEmbedder, ExtractiveComposer
 from grounddesk.agent.confidence import DEFAULT_PRIORS, FITTED_FEATURES, ConfidenceModel, ConfidenceScorer
 from grounddesk.agent.types import DecisionKind
 from grounddesk.config import Settings
-from grounddesk.errors import ErrorCode, GrounddeskError
-from grounddesk.evals.datasets import load_retrieval_dataset
+from grounddesk.evals.datasets import load_retrieval_dataset, read_jsonl
 from grounddesk.evals.metrics import auroc, expected_calibration_error
 from grounddesk.evals.retrieval import open_eval_knowledge_base
 from grounddesk.knowledge.service import ProgressFn
@@ -136,15 +134,7 @@ def _leans_on_unnamed(message: str, history: Sequence[str]) -> bool:
 
 
 def _tasks(data_dir: Path) -> list[dict[str, Any]]:
-    path = data_dir / "mtrag_un" / "eval_view.jsonl"
-    if not path.is_file():
-        raise GrounddeskError(
-            f"{path} is missing: --data-dir must be a folder laid out like ../shared/data",
-            code=ErrorCode.DATASET,
-            path=str(path),
-        )
-    with path.open(encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+    return list(read_jsonl(data_dir / "mtrag_un" / "eval_view.jsonl"))
 
 
 def collect_cases(

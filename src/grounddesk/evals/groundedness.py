@@ -9,14 +9,13 @@ faithful (median >= 3) against unfaithful responses, for the combined checker an
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from grounddesk.agent.support import SupportChecker, SupportSettings, source_sentences
-from grounddesk.errors import ErrorCode, GrounddeskError
+from grounddesk.evals.datasets import read_jsonl
 from grounddesk.evals.metrics import auroc, spearman
 from grounddesk.knowledge.service import ProgressFn
 from grounddesk.knowledge.types import Embedder
@@ -27,15 +26,7 @@ FAITHFUL_MEDIAN = 3.0
 
 
 def _records(data_dir: Path) -> list[dict[str, Any]]:
-    path = data_dir / "mtrag_un" / "human_judgements.jsonl"
-    if not path.is_file():
-        raise GrounddeskError(
-            f"{path} is missing: --data-dir must be a folder laid out like ../shared/data",
-            code=ErrorCode.DATASET,
-            path=str(path),
-        )
-    with path.open(encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+    return list(read_jsonl(data_dir / "mtrag_un" / "human_judgements.jsonl"))
 
 
 def _figures(scores: Sequence[float], medians: Sequence[float]) -> dict[str, float]:
