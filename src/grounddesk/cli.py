@@ -112,10 +112,16 @@ def _progress() -> Iterator[Callable[[int, int, str], None]]:
         yield update
 
 
-def _open_kb() -> Any:
+@contextmanager
+def _knowledge_base() -> Iterator[Any]:
+    """The knowledge base on the configured back-ends, closed when the command is done."""
     from grounddesk.wiring import build_knowledge_base
 
-    return build_knowledge_base(_settings())
+    kb = build_knowledge_base(_settings())
+    try:
+        yield kb
+    finally:
+        kb.close()
 
 
 # ---------------------------------------------------------------------------------------------------- kb
@@ -130,22 +136,17 @@ def kb_import(
     as_json: JsonOpt = False,
 ) -> None:
     """Import documents; unchanged ones are left alone, changed ones get a new draft version."""
-    with _guard(as_json):
-        kb = _open_kb()
-        try:
-            with _progress() as progress:
-                report = kb.import_paths(
-                    paths,
-                    audiences=audience or ["public"],
-                    owner=owner,
-                    approve=approve,
-                    actor=owner or "cli",
-                    effective_from=effective_from,
-                    effective_until=effective_until,
-                    progress=progress,
-                )
-        finally:
-            kb.close()
+    with _guard(as_json), _knowledge_base() as kb, _progress() as progress:
+        report = kb.import_paths(
+            paths,
+            audiences=audience or ["public"],
+            owner=owner,
+            approve=approve,
+            actor=owner or "cli",
+            effective_from=effective_from,
+            effective_until=effective_until,
+            progress=progress,
+        )
 
     def human() -> None:
         for item in report.imported:
@@ -167,12 +168,8 @@ def kb_list(
     as_json: JsonOpt = False,
 ) -> None:
     """List documents (their latest version), or every version with a given status."""
-    with _guard(as_json):
-        kb = _open_kb()
-        try:
-            rows = kb.registry.list(status=status)
-        finally:
-            kb.close()
+    with _guard(as_json), _knowledge_base() as kb:
+        rows = kb.registry.list(status=status)
     data = {"documents": [r.model_dump(mode="json") for r in rows]}
 
     def human() -> None:
@@ -185,13 +182,9 @@ def kb_list(
 @kb_app.command("show")
 def kb_show(doc_id: str, as_json: JsonOpt = False) -> None:
     """Show a document: its versions, their status and its history."""
-    with _guard(as_json):
-        kb = _open_kb()
-        try:
-            info = kb.registry.get(doc_id)
-            history = kb.registry.history(doc_id)
-        finally:
-            kb.close()
+    with _guard(as_json), _knowledge_base() as kb:
+        info = kb.registry.get(doc_id)
+        history = kb.registry.history(doc_id)
     data = {**info.model_dump(mode="json"), "history": [h.model_dump(mode="json") for h in history]}
 
     def human() -> None:
@@ -211,12 +204,8 @@ def kb_approve(
     as_json: JsonOpt = False,
 ) -> None:
     """Approve a version; it atomically replaces the previously approved one in search."""
-    with _guard(as_json):
-        kb = _open_kb()
-        try:
-            approved = kb.approve(doc_id, version, actor="cli")
-        finally:
-            kb.close()
+    with _guard(as_json), _knowledge_base() as kb:
+        approved = kb.approve(doc_id, version, actor="cli")
     _emit(
         {"doc_id": doc_id, "version": approved, "status": "approved"},
         as_json,
@@ -227,12 +216,8 @@ def kb_approve(
 @kb_app.command("retire")
 def kb_retire(doc_id: str, as_json: JsonOpt = False) -> None:
     """Retire the approved version: it is no longer searchable."""
-    with _guard(as_json):
-        kb = _open_kb()
-        try:
-            retired = kb.retire(doc_id, actor="cli")
-        finally:
-            kb.close()
+    with _guard(as_json), _knowledge_base() as kb:
+        retired = kb.retire(doc_id, actor="cli")
     _emit(
         {"doc_id": doc_id, "version": retired, "status": "retired"},
         as_json,
@@ -243,12 +228,8 @@ def kb_retire(doc_id: str, as_json: JsonOpt = False) -> None:
 @kb_app.command("delete")
 def kb_delete(doc_id: str, as_json: JsonOpt = False) -> None:
     """Erase a document and all its versions from every store (SQL rows, vectors, stored files)."""
-    with _guard(as_json):
-        kb = _open_kb()
-        try:
-            result = kb.delete(doc_id, actor="cli")
-        finally:
-            kb.close()
+    with _guard(as_json), _knowledge_base() as kb:
+        result = kb.delete(doc_id, actor="cli")
     _emit(result, as_json, lambda: _err.print(f"deleted {doc_id}: {result.model_dump()}"))
 
 
@@ -263,12 +244,8 @@ def kb_search(
     """Search approved knowledge as a customer with the given audiences would."""
     if mode not in ("hybrid", "dense", "sparse"):
         raise typer.BadParameter("mode must be hybrid, dense or sparse", param_hint="--mode")
-    with _guard(as_json):
-        kb = _open_kb()
-        try:
-            result = kb.search(query, audiences=audience or ["public"], top_k=top_k, mode=mode)
-        finally:
-            kb.close()
+    with _guard(as_json), _knowledge_base() as kb:
+        result = kb.search(query, audiences=audience or ["public"], top_k=top_k, mode=mode)
     data = {
         "hits": [
             {
@@ -532,46 +509,42 @@ def demo(
 
     settings = _settings()
     _err.print(f"grounddesk demo: home {settings.home.resolve()}")
-    with _guard(False):
-        kb = _open_kb()
-        try:
-            with _progress() as progress:
-                report = kb.import_paths([knowledge_dir()], approve=True, actor="demo", progress=progress)
-            for item in report.unchanged:
-                if item.status != "approved":
-                    kb.approve(item.doc_id, item.version, actor="demo")
-            _err.print(
-                f"{len(report.imported)} documents imported and approved, {len(report.unchanged)} already there, "
-                f"{len(report.errors)} failed"
-            )
-            if no_serve:
-                return
-            from grounddesk.agent.types import ConversationContext
-            from grounddesk.wiring import build_agent
+    with _guard(False), _knowledge_base() as kb:
+        with _progress() as progress:
+            report = kb.import_paths([knowledge_dir()], approve=True, actor="demo", progress=progress)
+        for item in report.unchanged:
+            if item.status != "approved":
+                kb.approve(item.doc_id, item.version, actor="demo")
+        _err.print(
+            f"{len(report.imported)} documents imported and approved, {len(report.unchanged)} already there, "
+            f"{len(report.errors)} failed"
+        )
+        if no_serve:
+            return
+        from grounddesk.agent.types import ConversationContext
+        from grounddesk.wiring import build_agent
 
-            agent, close_agent = build_agent(settings, knowledge=kb)
-            try:
-                interactive = sys.stdin.isatty()
-                if interactive:
-                    _err.print("Chat as a customer of Northwind Outfitters (empty line to quit).")
-                questions = list(_DEMO_QUESTIONS)
-                turn = 0
-                while True:
-                    question = typer.prompt("you", default="", show_default=False).strip() if interactive else None
-                    if not interactive:
-                        if not questions:
-                            break
-                        question = questions.pop(0)
-                        sys.stdout.write(f"\nyou> {question}\n")
-                    if not question:
+        agent, close_agent = build_agent(settings, knowledge=kb)
+        try:
+            interactive = sys.stdin.isatty()
+            if interactive:
+                _err.print("Chat as a customer of Northwind Outfitters (empty line to quit).")
+            questions = list(_DEMO_QUESTIONS)
+            turn = 0
+            while True:
+                question = typer.prompt("you", default="", show_default=False).strip() if interactive else None
+                if not interactive:
+                    if not questions:
                         break
-                    turn += 1  # a fresh conversation per scripted question: an escalation leaves the next one free
-                    conversation = "demo-chat" if interactive else f"demo-{turn}-{uuid.uuid4().hex[:6]}"
-                    _print_turn(agent.turn(conversation, question, context=ConversationContext(channel="demo")))
-            finally:
-                close_agent()
+                    question = questions.pop(0)
+                    sys.stdout.write(f"\nyou> {question}\n")
+                if not question:
+                    break
+                turn += 1  # a fresh conversation per scripted question: an escalation leaves the next one free
+                conversation = "demo-chat" if interactive else f"demo-{turn}-{uuid.uuid4().hex[:6]}"
+                _print_turn(agent.turn(conversation, question, context=ConversationContext(channel="demo")))
         finally:
-            kb.close()
+            close_agent()
     _err.print(
         f"\nTry: grounddesk --home {settings.home} chat\n"
         f'     grounddesk --home {settings.home} chat --once "Do you ship to Canada?" --json\n'

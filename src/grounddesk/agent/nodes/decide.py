@@ -124,11 +124,7 @@ def _finish(state: AgentState, update: dict[str, Any]) -> dict[str, Any]:
 def _clarify_text(state: AgentState, reason: str | None, default: str, injection: str) -> str:
     if reason == "prompt_injection":
         return injection
-    route = state.get("route") or {}
-    question = (route.get("clarify_questions") or {}) if isinstance(route.get("clarify_questions"), dict) else {}
-    missing = route.get("missing_slots") or []
-    if missing and missing[0] in question:
-        return str(question[missing[0]])
+    missing = (state.get("route") or {}).get("missing_slots") or []
     if missing:
         return f"Could you tell me your {str(missing[0]).replace('_', ' ')}?"
     return default
