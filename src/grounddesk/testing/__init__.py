@@ -12,16 +12,25 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from grounddesk.testing.connectors import CRMConformance, ERPConformance
     from grounddesk.testing.vector_store import Reopen, VectorStoreConformance
 
-__all__ = ["Reopen", "VectorStoreConformance"]
+__all__ = ["CRMConformance", "ERPConformance", "Reopen", "VectorStoreConformance"]
 
-_SUITES = {"Reopen": "grounddesk.testing.vector_store", "VectorStoreConformance": "grounddesk.testing.vector_store"}
+_SUITES = {
+    "Reopen": "grounddesk.testing.vector_store",
+    "VectorStoreConformance": "grounddesk.testing.vector_store",
+    "CRMConformance": "grounddesk.testing.connectors",
+    "ERPConformance": "grounddesk.testing.connectors",
+}
 #: Modules holding the suites' assertions.
 _ASSERTING = (
     "grounddesk.testing.vector_store",
     "grounddesk.testing._vector_store_writes",
     "grounddesk.testing._vector_store_filters",
+    "grounddesk.testing.connectors",
+    "grounddesk.testing._crm_conformance",
+    "grounddesk.testing._erp_conformance",
 )
 
 
