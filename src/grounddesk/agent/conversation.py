@@ -46,6 +46,9 @@ class TurnResult(BaseModel):
     escalation_reason: str | None = None
     clarify_reason: str | None = None
     duplicate: bool = False
+    tool: dict[str, Any] | None = Field(
+        default=None, description="The tool the answer came from: name, system, records"
+    )
     escalation: dict[str, Any] | None = Field(default=None, description="The interrupt payload for the human queue")
     timings_ms: dict[str, float] = Field(default_factory=dict)
 
@@ -57,6 +60,8 @@ class Agent:
         graph: The compiled turn graph (with a checkpointer, so conversations survive restarts).
         guard: Masks messages that arrive while a person owns the conversation (they skip the graph).
         knowledge: The knowledge base the graph searches, for callers that need it too (evals, benchmarks).
+        toolbox: The support tools the graph uses (:class:`grounddesk.tools.Toolbox`), for the service's
+            approval of ``approve``-tier actions; None without back-ends.
     """
 
     def __init__(
@@ -64,9 +69,11 @@ class Agent:
         graph: CompiledStateGraph[AgentState, ConversationContext, AgentState, AgentState],
         guard: GuardsMessages,
         knowledge: Any = None,
+        toolbox: Any = None,
     ) -> None:
         self.graph = graph
         self.knowledge = knowledge
+        self.toolbox = toolbox
         self._guard = guard
 
     @staticmethod
@@ -91,7 +98,11 @@ class Agent:
             masked = self._guard.inspect(text).masked_text
             self.graph.update_state(config, {"messages": [HumanMessage(content=masked)]})
             return TurnResult(conversation_id=conversation_id, decision="forwarded")
-        turn_input: AgentState = {"text": text, "client_message_id": client_message_id or ""}
+        turn_input: AgentState = {
+            "text": text,
+            "client_message_id": client_message_id or "",
+            "conversation_id": conversation_id,
+        }
         # durability="exit": only the end state is stored, so the raw (unmasked) text never reaches a checkpoint.
         output = self.graph.invoke(turn_input, config, context=context or ConversationContext(), durability="exit")
         return self._result(conversation_id, output)
@@ -143,6 +154,7 @@ class Agent:
             escalation_reason=result.get("escalation_reason"),
             clarify_reason=result.get("clarify_reason"),
             duplicate=bool(result.get("duplicate")),
+            tool=result.get("tool"),
             escalation=escalation,
             timings_ms=dict(values.get("timings") or {}),
         )

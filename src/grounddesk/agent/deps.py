@@ -8,7 +8,9 @@ from typing import Protocol
 
 from grounddesk.agent.types import Confidence, Draft, GuardResult, Route
 from grounddesk.config import AgentSettings
+from grounddesk.connectors.types import CRMConnector, ERPConnector
 from grounddesk.knowledge.search import Hit, SearchResult
+from grounddesk.tools.toolbox import Toolbox
 
 __all__ = ["AgentDeps", "ComposesAnswers", "GuardsMessages", "RoutesIntents", "ScoresConfidence", "Searches"]
 
@@ -75,3 +77,11 @@ class AgentDeps:
     rewrite: Callable[[str, Sequence[tuple[str, str]]], str]
     fixed_replies: dict[str, str] = field(default_factory=dict)
     """Intents answered with a fixed line (greetings, thanks) instead of knowledge."""
+    toolbox: Toolbox | None = None
+    """The support tools; None: tool intents escalate ``needs_account_access``."""
+    crm: CRMConnector | None = None
+    erp: ERPConnector | None = None
+    slot_questions: dict[str, str] = field(default_factory=dict)
+    """The playbook's question for each slot."""
+    extract_slots: Callable[[str, Sequence[str]], dict[str, str]] | None = None
+    """The playbook's slot extractor (values of the named slots found in a text)."""

@@ -1,8 +1,8 @@
 """The LangGraph state machine of a customer turn.
 
 receive -> guard -> mode check -> understand -> retrieve -> compose -> score -> decide -> respond | escalate
+                                           `-> act (tool intents, answers to a stated action) -> decide
 (duplicates end after receive; while a person owns the conversation the turn ends after the mode check).
-Account actions (the act step) arrive with the connectors; until then an intent that needs one escalates.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from langgraph.graph.state import CompiledStateGraph
 from grounddesk.agent.deps import AgentDeps
 from grounddesk.agent.nodes import (
     decide_route,
+    make_act,
     make_compose,
     make_decide,
     make_escalate,
@@ -29,6 +30,7 @@ from grounddesk.agent.nodes import (
     make_understand,
     mode_route,
     receive_route,
+    understand_route,
 )
 from grounddesk.agent.state import AgentState
 from grounddesk.agent.types import ConversationContext
@@ -55,6 +57,7 @@ def build_graph(
     graph.add_node("guard", _node(make_guard(deps)))
     graph.add_node("mode_check", _node(make_mode_check(deps)))
     graph.add_node("understand", _node(make_understand(deps)))
+    graph.add_node("act", _node(make_act(deps)))
     graph.add_node("retrieve", _node(make_retrieve(deps)))
     graph.add_node("compose", _node(make_compose(deps)))
     graph.add_node("score", _node(make_score(deps)))
@@ -65,7 +68,8 @@ def build_graph(
     graph.add_conditional_edges("receive", receive_route, {"duplicate": END, "guard": "guard"})
     graph.add_edge("guard", "mode_check")
     graph.add_conditional_edges("mode_check", mode_route, {"forwarded": END, "understand": "understand"})
-    graph.add_edge("understand", "retrieve")
+    graph.add_conditional_edges("understand", understand_route, {"act": "act", "retrieve": "retrieve"})
+    graph.add_edge("act", "decide")
     graph.add_edge("retrieve", "compose")
     graph.add_edge("compose", "score")
     graph.add_edge("score", "decide")

@@ -49,7 +49,8 @@ class SlotSpec(BaseModel):
     """How to find and validate one slot value in a message.
 
     ``type`` picks the validator: ``regex`` (``pattern``, searched case-insensitively; a named group ``value``
-    or the whole match is the value, ``format`` rebuilds a canonical form from the named groups), ``enum``
+    or the whole match is the value, ``format`` rebuilds a canonical form from the named groups when ``value``
+    did not match, so one pattern may hold a canonical alternative and a reformatted one), ``enum``
     (``values``, each with optional ``synonyms``, matched as whole words, all-capital acronyms only in capitals),
     ``email`` or ``integer``.
     """
@@ -127,10 +128,10 @@ class SlotSpec(BaseModel):
     def _value(self, match: re.Match[str]) -> str:
         if self.type == "enum":
             return self._canonical[match.group(0).lower()]
-        if self.format is not None:
-            value = self.format.format(**{k: v or "" for k, v in match.groupdict().items()})
-        elif "value" in match.groupdict():
+        if match.groupdict().get("value"):  # an alternative that is already canonical (A1001 beside NW-...)
             value = match.group("value")
+        elif self.format is not None:
+            value = self.format.format(**{k: v or "" for k, v in match.groupdict().items()})
         else:
             value = match.group(0)
         if self.type == "email" or self.case == "lower":

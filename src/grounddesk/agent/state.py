@@ -29,6 +29,7 @@ class TurnInput(TypedDict, total=False):
 
     text: str
     client_message_id: str
+    conversation_id: str
 
 
 class AgentState(TypedDict, total=False):
@@ -40,6 +41,16 @@ class AgentState(TypedDict, total=False):
     # The customer's message for this turn, as sent (never stored: receive masks it at once).
     text: str
     client_message_id: str
+    conversation_id: str
+    # Who the customer is verified as ({"customer_id", "method"}) when verified in the chat, not by the widget.
+    identity: dict[str, Any]
+    verify_attempts: int
+    # A write the agent stated and that waits for the customer's yes (PendingAction dump), or {}.
+    pending_action: dict[str, Any]
+    # The tool request a clarifying question was asked for ({"tool", "slots"}), or {}.
+    awaiting: dict[str, Any]
+    # Email addresses of this turn's raw message, for identity checks; cleared before the turn ends.
+    contact: dict[str, Any]
     # Idempotency: the result of each of the last client message ids.
     results: dict[str, dict[str, Any]]
     # The current turn's work (overwritten each turn).
@@ -49,6 +60,7 @@ class AgentState(TypedDict, total=False):
     hits: list[dict[str, Any]]
     draft: dict[str, Any]
     confidence: dict[str, Any]
+    action: dict[str, Any]
     decision: dict[str, Any]
     result: dict[str, Any]
     timings: Annotated[dict[str, float], merge_timings]

@@ -83,7 +83,7 @@ class Route(BaseModel):
     intent: str | None = Field(description="Playbook intent name; None when out of scope")
     score: float = Field(ge=0.0, le=1.0, description="Router certainty in [0, 1]")
     out_of_scope: bool = False
-    mode: Literal["answer", "tool", "clarify", "handoff"] = "answer"
+    mode: Literal["answer", "tool", "clarify", "handoff", "confirm"] = "answer"
     tool: str | None = None
     slots: dict[str, str] = Field(default_factory=dict)
     missing_slots: list[str] = Field(default_factory=list)

@@ -1,3 +1,41 @@
-"""LangChain tools the agent may call (CRM, ERP, knowledge), with approval tiers for write actions."""
+"""LangChain tools the agent may call (CRM, ERP), with approval tiers for write actions."""
 
-__all__: list[str] = []
+from grounddesk.tools.catalog import (
+    AddCaseCommentArgs,
+    CaseArgs,
+    CreateCaseArgs,
+    LookupCustomerArgs,
+    OrderArgs,
+    RequestReturnArgs,
+    SupportTool,
+    support_tools,
+)
+from grounddesk.tools.toolbox import Toolbox, ToolCall, action_key
+from grounddesk.tools.types import (
+    ActionOrigin,
+    PendingAction,
+    ToolNotAllowed,
+    ToolOutcome,
+    ToolTier,
+    VerifiedIdentity,
+)
+
+__all__ = [
+    "ActionOrigin",
+    "AddCaseCommentArgs",
+    "CaseArgs",
+    "CreateCaseArgs",
+    "LookupCustomerArgs",
+    "OrderArgs",
+    "PendingAction",
+    "RequestReturnArgs",
+    "SupportTool",
+    "ToolCall",
+    "ToolNotAllowed",
+    "ToolOutcome",
+    "ToolTier",
+    "Toolbox",
+    "VerifiedIdentity",
+    "action_key",
+    "support_tools",
+]

@@ -66,7 +66,15 @@ def test_the_bundled_playbook_covers_the_retailers_intents_with_8_to_20_examples
     order = BUNDLED.intent("order_status")
     assert (order.mode, order.tool, order.required_slots) == ("tool", "order_status", ["order_id"])
     tools = {i.tool for i in BUNDLED.intents if i.mode == "tool"}
-    assert tools == {"order_status", "track_shipment", "case_status", "create_case", "request_return"}
+    assert tools == {
+        "order_status",
+        "track_shipment",
+        "case_status",
+        "create_case",
+        "request_return",
+        "add_case_comment",
+        "get_invoice",
+    }
     assert BUNDLED.out_of_scope_examples
 
 

@@ -1,5 +1,6 @@
 """One module per node of the turn pipeline (see ../shared/ARCHITECTURE.md)."""
 
+from grounddesk.agent.nodes.act import make_act
 from grounddesk.agent.nodes.compose import make_compose
 from grounddesk.agent.nodes.decide import decide_route, make_decide
 from grounddesk.agent.nodes.escalate import make_escalate
@@ -9,10 +10,11 @@ from grounddesk.agent.nodes.receive import make_receive, receive_route
 from grounddesk.agent.nodes.respond import make_respond
 from grounddesk.agent.nodes.retrieve import make_retrieve
 from grounddesk.agent.nodes.score import make_score
-from grounddesk.agent.nodes.understand import make_understand
+from grounddesk.agent.nodes.understand import make_understand, understand_route
 
 __all__ = [
     "decide_route",
+    "make_act",
     "make_compose",
     "make_decide",
     "make_escalate",
@@ -25,4 +27,5 @@ __all__ = [
     "make_understand",
     "mode_route",
     "receive_route",
+    "understand_route",
 ]

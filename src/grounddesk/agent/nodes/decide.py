@@ -6,7 +6,9 @@ The rules, first match wins:
 2. a sensitive topic whose policy says escalate: escalate with the topic's reason
 3. the knowledge store or the model endpoint failed: escalate ``knowledge_unavailable`` / ``llm_unavailable``
 4. a prompt-injection attempt: clarify ``prompt_injection`` (a refusal)
-5. an intent that needs a person or an account system: escalate ``needs_human`` / ``needs_account_access``
+5. a tool turn (act ran): its outcome — the tool's answer, a question (verify, missing slot, confirm the action),
+   or an escalation (``tool_failure``, ``approval_required``, ``verification_failed``); an intent that needs a
+   person: escalate ``customer_requested_human``
 6. a required slot is missing: clarify ``missing_slot`` (the playbook's question)
 7. out of scope, nothing retrieved, or nothing composed: escalate ``out_of_scope`` / ``no_answer_in_knowledge``
 8. confidence below ``agent.answer_threshold``: escalate ``low_confidence``
@@ -44,6 +46,9 @@ def _decision(state: AgentState, threshold: float) -> tuple[str, str | None]:
         return "escalate", str(error_code)
     if guard.get("injection"):
         return "clarify", "prompt_injection"
+    action = state.get("action") or {}
+    if action:
+        return str(action["kind"]), action.get("reason")
     if route.get("mode") == "handoff":
         return "escalate", "customer_requested_human"
     if route.get("mode") == "tool":
@@ -92,6 +97,9 @@ def make_decide(deps: AgentDeps) -> Callable[[AgentState], dict[str, Any]]:
             result = {**turn_result(state, "answer", None, fixed), "citations": [], "reasons": ["a greeting or thanks"]}
             result["confidence"] = route.get("score")
             return _finish(state, {"decision": {"kind": "answer", "reason": "fixed_reply"}, "result": result})
+        action = state.get("action") or {}
+        if action and (kind, reason) == (action.get("kind"), action.get("reason")):
+            return _finish(state, _action_update(state, action, settings.handoff_message))
         if kind == "answer":
             text = str((state.get("draft") or {}).get("text") or "")
             cautions = [t["caution"] for t in (state.get("guard") or {}).get("topics") or [] if t.get("caution")]
@@ -111,8 +119,38 @@ def make_decide(deps: AgentDeps) -> Callable[[AgentState], dict[str, Any]]:
     return decide
 
 
+def _action_update(state: AgentState, action: dict[str, Any], handoff: str) -> dict[str, Any]:
+    """The decision and result of a tool turn."""
+    kind, reason = str(action["kind"]), action.get("reason")
+    text = str(action.get("text") or "") or (handoff if kind == "escalate" else "")
+    result = turn_result(state, kind, reason, text)
+    result["confidence"] = action.get("confidence", 0.0 if kind == "escalate" else None)
+    result["reasons"] = list(action.get("reasons") or [])
+    if action.get("tool"):
+        result["tool"] = {
+            "name": action["tool"],
+            "system": action.get("system"),
+            "records": list(action.get("records") or []),
+        }
+    update: dict[str, Any] = {
+        "decision": {"kind": kind, "reason": reason},
+        "result": result,
+        "confidence": {"score": result["confidence"] or 0.0, "raw": 0.0, "reasons": result["reasons"]},
+    }
+    if kind == "escalate":
+        update["mode"] = "pending_human"
+        update["messages"] = [AIMessage(content=text, name="bot")]
+    return update
+
+
 def _finish(state: AgentState, update: dict[str, Any]) -> dict[str, Any]:
-    """Remember the result under the client message id, so a re-send gets it again instead of a new turn."""
+    """Remember the result under the client message id, so a re-send gets it again instead of a new turn.
+
+    The turn's email addresses (kept for identity checks only) are dropped here, before anything is stored.
+    """
+    update["contact"] = {}
+    if not state.get("action"):
+        update["awaiting"] = {}
     client_id = state.get("client_message_id")
     if client_id:
         results = dict(state.get("results") or {})

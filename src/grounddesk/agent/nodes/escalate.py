@@ -66,6 +66,9 @@ def escalation_payload(state: AgentState) -> dict[str, Any]:
         "draft_answer": draft.get("text") or None,
         "citations": list(draft.get("citations") or []),
         "guard": {k: (state.get("guard") or {}).get(k) for k in ("injection", "topics", "wants_human")},
+        "customer_id": (state.get("identity") or {}).get("customer_id"),
+        "pending_action": dict(state.get("pending_action") or {}) or None,
+        "tool_error": (state.get("action") or {}).get("error"),
     }
 
 
@@ -77,10 +80,10 @@ def apply_resume(value: Any) -> dict[str, Any]:
         text = str(value.get("text") or "").strip()
         if not text:
             raise ResumeError("a reply needs a non-empty text")
-        return {"mode": "human", "messages": [AIMessage(content=text, name="human_agent")]}
+        return {"mode": "human", "pending_action": {}, "messages": [AIMessage(content=text, name="human_agent")]}
     summary = str(value.get("summary") or "").strip()
     note = f"A support agent handled the conversation: {summary}" if summary else "A support agent handled it."
-    return {"mode": "bot", "messages": [SystemMessage(content=note, name="handoff_summary")]}
+    return {"mode": "bot", "pending_action": {}, "messages": [SystemMessage(content=note, name="handoff_summary")]}
 
 
 def make_escalate(deps: AgentDeps) -> Callable[[AgentState], dict[str, Any]]:

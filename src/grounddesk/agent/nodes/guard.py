@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +13,9 @@ from grounddesk.agent.nodes._timing import timed
 from grounddesk.agent.state import AgentState
 
 __all__ = ["make_guard"]
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+_MAX_EMAILS = 3
 
 
 def make_guard(deps: AgentDeps) -> Callable[[AgentState], dict[str, Any]]:
@@ -27,6 +31,14 @@ def make_guard(deps: AgentDeps) -> Callable[[AgentState], dict[str, Any]]:
         overflow = len(history) + 2 - limit  # room for this message and its reply
         if overflow > 0:  # the model's view of the history stays bounded
             messages = [RemoveMessage(id=m.id) for m in history[:overflow] if m.id] + messages
-        return {"text": "", "question": masked, "guard": found.model_dump(mode="json"), "messages": messages}
+        # Email addresses are kept for this turn only (identity checks); decide clears them before it ends.
+        emails = [e.lower() for e in _EMAIL.findall(state.get("text") or "")][:_MAX_EMAILS]
+        return {
+            "text": "",
+            "question": masked,
+            "guard": found.model_dump(mode="json"),
+            "messages": messages,
+            "contact": {"emails": emails} if emails else {},
+        }
 
     return guard

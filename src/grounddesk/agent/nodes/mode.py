@@ -26,7 +26,7 @@ def make_mode_check(deps: AgentDeps) -> Callable[[AgentState], dict[str, Any]]:
             "escalation_reason": None,
             "mode": state.get("mode"),
         }
-        return {"decision": {"kind": "forwarded"}, "result": result}
+        return {"decision": {"kind": "forwarded"}, "result": result, "contact": {}}
 
     return mode_check
 

@@ -10,7 +10,19 @@ from grounddesk.agent.state import AgentState
 
 __all__ = ["make_receive", "receive_route"]
 
-_PER_TURN = ("question", "guard", "route", "hits", "draft", "confidence", "decision", "result", "error")
+_PER_TURN = (
+    "question",
+    "guard",
+    "route",
+    "hits",
+    "draft",
+    "confidence",
+    "action",
+    "decision",
+    "result",
+    "error",
+    "contact",
+)
 
 
 def make_receive(deps: AgentDeps) -> Callable[[AgentState], dict[str, Any]]:
