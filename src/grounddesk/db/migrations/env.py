@@ -11,7 +11,12 @@ from grounddesk.db.base import metadata
 
 # Every module that declares tables, so that autogenerate comparisons see the whole schema.
 # Later components (tickets, audit, users) add theirs here.
-_TABLE_MODULES = ("grounddesk.knowledge.tables",)
+_TABLE_MODULES = (
+    "grounddesk.knowledge.tables",
+    "grounddesk.connectors.ledger",
+    "grounddesk.escalation.tables",
+    "grounddesk.api.auth_tables",
+)
 
 
 def _run() -> None:
