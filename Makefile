@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-.PHONY: install demo test lint format bench eval clean
+.PHONY: chromium install demo test lint format bench eval clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,17 @@ install: $(STAMP)
 demo: install
 	$(VENV)/bin/grounddesk demo
 
-test: install
-	$(PY) -m pytest
+# The browser tests drive Debian's chromium (no `playwright install`: nothing is downloaded at run time).
+CHROMIUM ?= /usr/bin/chromium
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || test -x $(CHROMIUM) || \
+	  (command -v apt-get >/dev/null 2>&1 && (apt-get install -y -q chromium fonts-dejavu-core >/dev/null || \
+	   sudo apt-get install -y -q chromium fonts-dejavu-core >/dev/null)) || \
+	  echo "chromium is not installed and could not be: the browser tests will be skipped"
+
+test: install chromium
+	GROUNDDESK_TEST_CHROMIUM="$${GROUNDDESK_TEST_CHROMIUM:-$$(command -v chromium || echo $(CHROMIUM))}" $(PY) -m pytest
 
 lint: install
 	$(VENV)/bin/ruff check src tests bench

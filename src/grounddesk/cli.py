@@ -11,13 +11,13 @@ import json
 import sys
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -32,6 +32,10 @@ kb_app = typer.Typer(help="Knowledge base: import, review, approve, search.", no
 eval_app = typer.Typer(help="Offline evaluations.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
 app.add_typer(eval_app, name="eval")
+connectors_app = typer.Typer(help="CRM and ERP back-ends.", no_args_is_help=True)
+app.add_typer(connectors_app, name="connectors")
+admin_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
 
 _err = Console(stderr=True)
 T = TypeVar("T")
@@ -445,7 +449,6 @@ def chat(
 ) -> None:
     """Talk to the agent in the terminal: answer, sources, confidence and decision of every turn."""
     from grounddesk.agent.types import ConversationContext
-    from grounddesk.wiring import build_agent
 
     conversation_id = conversation or f"cli-{uuid.uuid4().hex[:12]}"
     context = ConversationContext(
@@ -454,25 +457,37 @@ def chat(
         audiences=tuple(audience or ["public"]),
         channel="cli",
     )
-    with _guard(as_json):
-        agent, close = build_agent(_settings())
+    with _guard(as_json), _agent() as agent:
+        if once is not None:
+            result = agent.turn(conversation_id, once, context=context)
+            _emit(result, as_json, lambda: _print_turn(result))
+            return
+        _err.print(f"conversation {conversation_id} (empty line or Ctrl-D to quit)")
+        while True:
+            try:
+                text = input("you> ").strip()
+            except EOFError:
+                break
+            if not text:
+                break
+            _print_turn(agent.turn(conversation_id, text, context=context))
+
+
+@contextmanager
+def _agent(knowledge: Any = None) -> Iterator[Any]:
+    """The agent on the configured knowledge base and back-ends, closed on exit."""
+    from grounddesk.wiring import build_agent, build_connectors
+
+    settings = _settings()
+    crm, erp, close_connectors = build_connectors(settings)
+    try:
+        agent, close = build_agent(settings, knowledge=knowledge, crm=crm, erp=erp)
         try:
-            if once is not None:
-                result = agent.turn(conversation_id, once, context=context)
-                _emit(result, as_json, lambda: _print_turn(result))
-                return
-            _err.print(f"conversation {conversation_id} (empty line or Ctrl-D to quit)")
-            while True:
-                try:
-                    text = input("you> ").strip()
-                except EOFError:
-                    break
-                if not text:
-                    break
-                result = agent.turn(conversation_id, text, context=context)
-                _print_turn(result)
+            yield agent
         finally:
             close()
+    finally:
+        close_connectors()
 
 
 def _print_turn(result: Any) -> None:
@@ -481,6 +496,9 @@ def _print_turn(result: Any) -> None:
         out.write("(a member of the support team has this conversation; your message was passed on)\n")
         return
     out.write(f"bot> {result.answer or ''}\n")
+    if result.tool:
+        records = ", ".join(result.tool.get("records") or [])
+        out.write(f"     source: {result.tool.get('system')} via {result.tool['name']} ({records})\n")
     for c in result.citations:
         out.write(f"     [{c.n}] {c.title} ({c.doc_id}@{c.version})\n")
     confidence = "n/a" if result.confidence is None else f"{result.confidence:.2f}"
@@ -490,25 +508,116 @@ def _print_turn(result: Any) -> None:
         out.write(f"       - {why}\n")
 
 
+@connectors_app.command("check")
+def connectors_check(as_json: JsonOpt = False) -> None:
+    """Reach each configured CRM/ERP once: health, circuit state and API usage. Exit 1 when one is down."""
+    from grounddesk.wiring import build_connectors
+
+    with _guard(as_json):
+        crm, erp, close = build_connectors(_settings())
+        try:
+            checks = [c.health() for c in (crm, erp) if c is not None]
+        finally:
+            close()
+    report = {"ok": all(c.ok for c in checks), "connectors": [c.model_dump(mode="json") for c in checks]}
+
+    def human() -> None:
+        if not checks:
+            sys.stdout.write(
+                "no CRM or ERP configured (set GROUNDDESK_CONNECTORS_CRM / _ERP, or run grounddesk demo)\n"
+            )
+        for c in checks:
+            usage = f", API usage {c.api_usage.used}/{c.api_usage.limit}" if c.api_usage else ""
+            latency = f"{c.latency_ms:.0f} ms" if c.latency_ms is not None else "-"
+            state = "ok" if c.ok else "DOWN"
+            sys.stdout.write(f"{c.kind} {c.name}: {state} ({latency}, circuit {c.circuit}{usage}) {c.detail}\n")
+
+    _emit(report, as_json, human)
+    if not report["ok"]:
+        raise typer.Exit(1)
+
+
+@admin_app.command("create-user")
+def admin_create_user(
+    username: Annotated[str, typer.Option(help="Login name (case-insensitive).")],
+    password: Annotated[str, typer.Option(help="At least 10 characters.", prompt=True, hide_input=True)],
+    role: Annotated[str, typer.Option(help="agent, knowledge_manager or admin.")],
+    display_name: Annotated[str | None, typer.Option(help="Name shown in the console.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a staff user (support agent, knowledge manager or admin)."""
+    from grounddesk.api.auth_staff import create_user_command
+    from grounddesk.db import create_engine_for
+
+    settings = _settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    engine = create_engine_for(settings.database_url())
+    try:
+        with _guard(as_json):
+            user = create_user_command(engine, username, password, role, display_name=display_name)
+    finally:
+        engine.dispose()
+    _emit(
+        {"username": user.username, "role": str(user.role)},
+        as_json,
+        lambda: sys.stdout.write(f"created {user.role} {user.username}\n"),
+    )
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default: service.host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: service.port).")] = None,
+) -> None:
+    """Run the service (widget chat, agent console, knowledge console, API) on the configured back-ends."""
+    _serve(_settings(), host, port)
+
+
+def _serve(settings: Settings, host: str | None, port: int | None) -> None:
+    import uvicorn
+
+    from grounddesk.api.app import create_app
+
+    with _guard(False):
+        application = create_app(settings)
+    uvicorn.run(application, host=host or settings.service.host, port=port or settings.service.port, log_level="info")
+
+
 # -------------------------------------------------------------------------------------------------- demo
-_DEMO_QUESTIONS = (
-    "How do I reset my password?",
-    "Can I cancel my order?",
-    "Do refunds above 500 dollars need a supervisor?",
-    "Someone used my card without permission",
-    "I want to talk to a person",
+_DEMO_STAFF = (
+    ("agent", "agent-demo-pass", "agent", "Kim (support agent)"),
+    ("knowledge", "knowledge-demo-pass", "knowledge_manager", "Sam (knowledge manager)"),
+    ("admin", "admin-demo-pass", "admin", "Admin"),
+)
+_DEMO_CUSTOMER = "C-1001"  # Alex Morgan, alex.morgan@example.com: order A1001 has shipped with a tracking number
+_DEMO_QUESTIONS: tuple[tuple[str, str | None], ...] = (
+    ("How do I reset my password?", None),
+    ("Where is my order A1001?", None),
+    ("Where is my order A1001?", _DEMO_CUSTOMER),
+    ("Can you track my parcel?", _DEMO_CUSTOMER),
+    ("Do refunds above 500 dollars need a supervisor?", None),
+    ("Someone used my card without permission", None),
+    ("I want to talk to a person", None),
 )
 
 
 @app.command("demo")
 def demo(
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Set the demo home up and stop.")] = False,
+    serve_web: Annotated[
+        bool, typer.Option("--serve/--chat", help="Start the web service (default), or chat in the terminal.")
+    ] = True,
 ) -> None:
-    """Set up a demo home with sample knowledge (approved), then chat with the agent as a customer."""
+    """Set up a demo home (sample knowledge, approved; demo CRM/ERP data), then chat with the agent."""
+    from grounddesk.connectors.demo import DemoBackend
     from grounddesk.demo import knowledge_dir
 
     settings = _settings()
     _err.print(f"grounddesk demo: home {settings.home.resolve()}")
+    settings.home.mkdir(parents=True, exist_ok=True)
+    with _guard(False):
+        created = DemoBackend.create(settings.demo_backend_path)
+        _err.print(f"demo CRM/ERP data {'created' if created else 'already there'}: {settings.demo_backend_path}")
     with _guard(False), _knowledge_base() as kb:
         with _progress() as progress:
             report = kb.import_paths([knowledge_dir()], approve=True, actor="demo", progress=progress)
@@ -519,37 +628,78 @@ def demo(
             f"{len(report.imported)} documents imported and approved, {len(report.unchanged)} already there, "
             f"{len(report.errors)} failed"
         )
+        _demo_staff(settings)
         if no_serve:
+            _err.print(f"demo staff accounts: {', '.join(f'{u} / {p} ({r})' for u, p, r, _ in _DEMO_STAFF)}")
             return
-        from grounddesk.agent.types import ConversationContext
-        from grounddesk.wiring import build_agent
-
-        agent, close_agent = build_agent(settings, knowledge=kb)
-        try:
-            interactive = sys.stdin.isatty()
-            if interactive:
-                _err.print("Chat as a customer of Northwind Outfitters (empty line to quit).")
-            questions = list(_DEMO_QUESTIONS)
-            turn = 0
-            while True:
-                question = typer.prompt("you", default="", show_default=False).strip() if interactive else None
-                if not interactive:
-                    if not questions:
-                        break
-                    question = questions.pop(0)
-                    sys.stdout.write(f"\nyou> {question}\n")
-                if not question:
-                    break
-                turn += 1  # a fresh conversation per scripted question: an escalation leaves the next one free
-                conversation = "demo-chat" if interactive else f"demo-{turn}-{uuid.uuid4().hex[:6]}"
-                _print_turn(agent.turn(conversation, question, context=ConversationContext(channel="demo")))
-        finally:
-            close_agent()
+        if not serve_web:
+            with _agent(knowledge=kb) as agent:
+                _demo_chat(agent)
+    if serve_web:
+        _serve_demo(settings)
+        return
     _err.print(
         f"\nTry: grounddesk --home {settings.home} chat\n"
+        f'     grounddesk --home {settings.home} chat --once "Where is my order A1001?" --customer-id C-1001\n'
         f'     grounddesk --home {settings.home} chat --once "Do you ship to Canada?" --json\n'
         f'     grounddesk --home {settings.home} kb search "what is the warranty on tents?"'
     )
+
+
+def _demo_staff(settings: Settings) -> None:
+    """The demo's staff accounts (kept when they exist)."""
+    from grounddesk.api.auth import UserExists
+    from grounddesk.api.auth_staff import create_user_command
+    from grounddesk.db import create_engine_for
+
+    engine = create_engine_for(settings.database_url())
+    try:
+        for username, password, role, name in _DEMO_STAFF:
+            with suppress(UserExists):
+                create_user_command(engine, username, password, role, display_name=name)
+    finally:
+        engine.dispose()
+
+
+def _serve_demo(settings: Settings) -> None:
+    """Serve the demo home on 127.0.0.1:8000 with the widget signed in as the demo customer on request."""
+    from grounddesk.api.auth import load_or_create_secret
+
+    secret = load_or_create_secret(settings.home / "identity.key").decode()
+    demo_settings = settings.model_copy(
+        update={
+            "auth": settings.auth.model_copy(update={"identity_secret": SecretStr(secret)}),
+            "service": settings.service.model_copy(update={"demo_mode": True}),
+        }
+    )
+    base = f"http://{demo_settings.service.host}:{demo_settings.service.port}"
+    _err.print(
+        f"\n  customer widget (demo shop):  {base}/          signed in as Alex Morgan: {base}/?as={_DEMO_CUSTOMER}\n"
+        f"  agent console:               {base}/console    agent / agent-demo-pass\n"
+        f"  knowledge console:           {base}/knowledge  knowledge / knowledge-demo-pass\n"
+        f"  (admin / admin-demo-pass has every role)\n"
+        f"  Try: 'Where is my order A1001?' signed in, 'How long do refunds take?', 'I want to talk to a person'.\n"
+    )
+    _serve(demo_settings, None, None)
+
+
+def _demo_chat(agent: Any) -> None:
+    """Scripted questions (anonymous, then as the verified demo customer), or a chat on a terminal."""
+    from grounddesk.agent.types import ConversationContext
+
+    if sys.stdin.isatty():
+        _err.print("Chat as a customer of Northwind Outfitters (empty line to quit).")
+        while question := typer.prompt("you", default="", show_default=False).strip():
+            _print_turn(agent.turn("demo-chat", question, context=ConversationContext(channel="demo")))
+        return
+    run = uuid.uuid4().hex[:6]
+    for turn, (question, customer) in enumerate(_DEMO_QUESTIONS, start=1):
+        who = f" (signed in as {customer})" if customer else ""
+        sys.stdout.write(f"\nyou{who}> {question}\n")
+        context = ConversationContext(channel="demo", customer_id=customer, verified=customer is not None)
+        # A conversation per customer; an escalation leaves the next anonymous question a fresh one.
+        conversation = f"demo-{customer}-{run}" if customer else f"demo-{turn}-{run}"
+        _print_turn(agent.turn(conversation, question, context=context))
 
 
 def _where(hit: Any) -> str:

@@ -20,6 +20,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from grounddesk.agent.guard.guard import GuardSettings
 from grounddesk.agent.llm import LLMSettings
+from grounddesk.api.auth import AuthSettings
+from grounddesk.api.settings import ServiceSettings
+from grounddesk.connectors.erp_http import HttpERPSettings
+from grounddesk.connectors.resilience import ResilienceSettings
+from grounddesk.connectors.salesforce import SalesforceSettings
+from grounddesk.escalation.policy import EscalationSettings
 
 __all__ = [
     "AgentSettings",
@@ -151,6 +157,18 @@ class RouterSettings(BaseModel):
     max_iter: int = Field(default=300, ge=10)
 
 
+class ConnectorsSettings(BaseModel):
+    """Which CRM and ERP back-ends the agent's tools reach.
+
+    ``auto`` (the default) uses the demo back-end when the home holds one (``grounddesk demo`` makes it) and
+    none otherwise; without a back-end, account questions are handed to a person.
+    """
+
+    crm: Literal["auto", "none", "demo", "salesforce"] = "auto"
+    erp: Literal["auto", "none", "demo", "http"] = "auto"
+    demo_path: Path | None = Field(default=None, description="The demo back-end's SQLite file; unset: in the home")
+
+
 class Settings(BaseSettings):
     """All of grounddesk's configuration.
 
@@ -175,6 +193,18 @@ class Settings(BaseSettings):
     guard: GuardSettings = GuardSettings()
     llm: LLMSettings = LLMSettings()
     router: RouterSettings = RouterSettings()
+    connectors: ConnectorsSettings = ConnectorsSettings()
+    resilience: ResilienceSettings = ResilienceSettings()
+    salesforce: SalesforceSettings | None = Field(default=None, description="Set to use Salesforce as the CRM")
+    erp: HttpERPSettings = HttpERPSettings()
+    auth: AuthSettings = AuthSettings()
+    escalation: EscalationSettings = EscalationSettings()
+    service: ServiceSettings = ServiceSettings()
+
+    @property
+    def demo_backend_path(self) -> Path:
+        """The demo CRM/ERP database."""
+        return self.connectors.demo_path or self.home / "demo_backend.sqlite"
 
     def database_url(self) -> str:
         """The SQL URL in force: the configured one, or a SQLite file in the home directory."""

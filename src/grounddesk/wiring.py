@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from grounddesk.agent.conversation import Agent
 from grounddesk.config import Settings
+from grounddesk.connectors.types import CRMConnector, ERPConnector
 from grounddesk.errors import ConfigurationError
 from grounddesk.knowledge.chunking import Chunker
 from grounddesk.knowledge.embeddings import SentenceTransformerEmbedder
@@ -19,7 +21,14 @@ from grounddesk.knowledge.service import KnowledgeBase
 from grounddesk.knowledge.sparse import BM25Encoder
 from grounddesk.knowledge.types import Embedder, VectorStore
 
-__all__ = ["build_agent", "build_embedder", "build_knowledge_base", "build_registry", "build_vector_store"]
+__all__ = [
+    "build_agent",
+    "build_connectors",
+    "build_embedder",
+    "build_knowledge_base",
+    "build_registry",
+    "build_vector_store",
+]
 
 
 def build_vector_store(settings: Settings) -> VectorStore:
@@ -78,13 +87,89 @@ def build_knowledge_base(
     return KnowledgeBase(registry, store, emb, chunker, sparse, searcher, settings.files_dir)
 
 
+def build_connectors(
+    settings: Settings, *, engine: Any = None
+) -> tuple[CRMConnector | None, ERPConnector | None, Callable[[], None]]:
+    """The configured CRM and ERP, each behind the resilience wrapper (breaker, retries, idempotency ledger).
+
+    Args:
+        settings: ``connectors`` picks the back-ends (``auto``: the home's demo back-end when there is one);
+            ``salesforce``, ``erp`` and ``resilience`` configure them.
+        engine: grounddesk's SQL engine for the idempotency ledger; None opens (and migrates) the configured one.
+
+    Returns:
+        ``(crm, erp, close)``; a back-end that is not configured is None.
+
+    Raises:
+        ConfigurationError: A back-end is named but not configured (Salesforce without credentials, a demo
+            back-end file that does not exist).
+    """
+    from grounddesk.connectors.ledger import IdempotencyLedger
+    from grounddesk.connectors.resilience import ResilientCRM, ResilientERP
+    from grounddesk.db import create_engine_for, upgrade
+
+    choice = settings.connectors
+    demo = settings.demo_backend_path
+    crm_kind = ("demo" if demo.exists() else "none") if choice.crm == "auto" else choice.crm
+    erp_kind = ("demo" if demo.exists() else "none") if choice.erp == "auto" else choice.erp
+    if crm_kind == "none" and erp_kind == "none":
+        return None, None, lambda: None
+    own_engine = engine is None
+    if engine is None:
+        settings.home.mkdir(parents=True, exist_ok=True)
+        engine = create_engine_for(settings.database_url(), echo=settings.database.echo)
+        upgrade(engine)
+    ledger = IdempotencyLedger(engine)
+    crm: CRMConnector | None = None
+    erp: ERPConnector | None = None
+    if crm_kind == "demo" or erp_kind == "demo":
+        from grounddesk.connectors.demo import DemoBackend
+
+        demo_crm, demo_erp = DemoBackend.open(demo)
+        crm = demo_crm if crm_kind == "demo" else None
+        erp = demo_erp if erp_kind == "demo" else None
+        for unused, kind in ((demo_crm, crm_kind), (demo_erp, erp_kind)):
+            if kind != "demo":
+                unused.close()
+    if crm_kind == "salesforce":
+        from grounddesk.connectors.salesforce import SalesforceCRM
+
+        if settings.salesforce is None:
+            raise ConfigurationError(
+                "connectors.crm is salesforce but no GROUNDDESK_SALESFORCE_* settings are given", setting="salesforce"
+            )
+        crm = SalesforceCRM(settings.salesforce)
+    if erp_kind == "http":
+        from grounddesk.connectors.erp_http import HttpERP
+
+        erp = HttpERP(settings.erp)
+    wrapped_crm = ResilientCRM(crm, settings=settings.resilience, ledger=ledger) if crm is not None else None
+    wrapped_erp = ResilientERP(erp, settings=settings.resilience, ledger=ledger) if erp is not None else None
+
+    def close() -> None:
+        for connector in (wrapped_crm, wrapped_erp):
+            if connector is not None:
+                connector.close()
+        if own_engine:
+            engine.dispose()
+
+    return wrapped_crm, wrapped_erp, close
+
+
 def build_agent(
-    settings: Settings, *, embedder: Embedder | None = None, knowledge: KnowledgeBase | None = None
+    settings: Settings,
+    *,
+    embedder: Embedder | None = None,
+    knowledge: KnowledgeBase | None = None,
+    crm: CRMConnector | None = None,
+    erp: ERPConnector | None = None,
 ) -> tuple[Agent, Callable[[], None]]:
     """The conversation agent on the configured back-ends, and a function that releases them.
 
     Extractive composer and embedding router by default; with ``settings.llm.base_url`` set, the LLM
-    composer and LLM tool-calling router over that OpenAI-compatible endpoint.
+    composer and LLM tool-calling router over that OpenAI-compatible endpoint. ``crm`` / ``erp`` (already
+    wrapped for resilience, see :func:`build_connectors`) give the agent its tools; without them a tool intent
+    escalates ``needs_account_access``.
     """
     from grounddesk.agent.calibration import load_calibration
     from grounddesk.agent.checkpoint import open_checkpointer
@@ -96,6 +181,7 @@ def build_agent(
     from grounddesk.agent.playbook import load_playbook
     from grounddesk.agent.rewrite import rewrite_followup
     from grounddesk.agent.router import EmbeddingRouter
+    from grounddesk.tools import Toolbox, support_tools
 
     # One cache of vectors for router, retrieval, composer and scorer: a message is embedded once per turn.
     cached = CachedEmbedder(embedder or build_embedder(settings))
@@ -133,8 +219,13 @@ def build_agent(
         scorer=ConfidenceScorer(cached, model),
         rewrite=rewrite_followup,
         fixed_replies={i.name: i.reply for i in playbook.intents if i.reply},
+        toolbox=Toolbox(support_tools(crm, erp)) if crm is not None or erp is not None else None,
+        crm=crm,
+        erp=erp,
+        slot_questions={name: spec.question for name, spec in playbook.slots.items() if spec.question},
+        extract_slots=playbook.extract_slots,
     )
-    agent = Agent(build_graph(deps, saver), deps.guard, knowledge=kb)
+    agent = Agent(build_graph(deps, saver), deps.guard, knowledge=kb, toolbox=deps.toolbox)
 
     def close() -> None:
         conn.close()
