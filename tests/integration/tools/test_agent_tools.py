@@ -221,3 +221,28 @@ def test_a_failing_order_system_escalates_with_tool_failure_and_the_breaker_fail
         finally:
             close()
             erp.close()
+
+
+def test_the_langchain_tools_carry_schemas_tiers_and_the_same_gate(agent: Agent) -> None:
+    alex = VerifiedIdentity(customer_id="C-1001", method="widget_signature")
+    tools = {
+        t.name: t
+        for t in agent.toolbox.langchain_tools(
+            identity=alex, origin=ActionOrigin.CUSTOMER_REQUEST, key_for=lambda name, args: f"lc-{name}"
+        )
+    }
+    assert set(tools) == {
+        "lookup_customer",
+        "case_status",
+        "create_case",
+        "add_case_comment",
+        "order_status",
+        "track_shipment",
+        "get_invoice",
+        "request_return",
+    }
+    assert tools["create_case"].metadata == {"tier": "confirm", "account_specific": True}
+    assert "order_id" in tools["order_status"].args
+    assert "A1001" in tools["order_status"].invoke({"order_id": "A1001"})
+    with pytest.raises(ToolNotAllowed):  # a model asking for a write gets the gate, whatever its prompt said
+        tools["create_case"].invoke({"subject": "Refund everything"})
