@@ -1,0 +1,106 @@
+"""The FastAPI application factory.
+
+Example:
+    >>> app = create_app(Settings())            # the lifespan builds the services and closes them
+    >>> uvicorn.run(app, host=..., port=...)
+
+    >>> services = build_services(settings, embedder=HashingEmbedder())   # tests: build them yourself
+    >>> app = create_app(settings, services=services)                     # ... and close them yourself
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware.cors import CORSMiddleware
+
+import grounddesk
+from grounddesk.api.errors import install_error_handlers
+from grounddesk.api.middleware import RequestSizeLimit, SecurityHeaders
+from grounddesk.api.routes import auth, chat, health, knowledge, pages, tickets
+from grounddesk.api.routes.pages import STATIC_DIR
+from grounddesk.api.services import Services, build_services
+from grounddesk.api.turns import ChatService
+from grounddesk.config import Settings
+
+__all__ = ["create_app"]
+
+logger = logging.getLogger(__name__)
+
+_UPLOAD_PATH = "/v1/knowledge/documents"
+
+
+def create_app(settings: Settings, *, services: Services | None = None) -> FastAPI:
+    """Build the service.
+
+    Args:
+        settings: The configuration.
+        services: Already built services (tests); the caller closes them. None: the app's lifespan builds them
+            with :func:`build_services` at startup and closes them at shutdown.
+
+    Returns:
+        The FastAPI app: the widget, console and knowledge APIs under ``/v1``, the pages, ``/healthz``,
+        ``/readyz`` and ``/openapi.json``.
+    """
+    service = settings.service
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = getattr(app.state, "services", None) is None
+        if owned:
+            app.state.services = await run_in_threadpool(build_services, settings)
+        app.state.chat = ChatService(app.state.services)
+        try:
+            yield
+        finally:
+            await app.state.chat.drain(service.shutdown_grace_s)
+            if owned:
+                built: Services = app.state.services
+                app.state.services = None
+                await run_in_threadpool(built.close)
+
+    app = FastAPI(
+        title="grounddesk",
+        version=getattr(grounddesk, "__version__", "0.1.0"),
+        summary="Grounded, calibrated, human-in-the-loop customer support",
+        lifespan=lifespan,
+    )
+    if services is not None:
+        # Usable without the lifespan too (e.g. uvicorn with lifespan="off" in tests).
+        app.state.services = services
+        app.state.chat = ChatService(services)
+    install_error_handlers(app)
+    for router in (
+        chat.router,
+        tickets.router,
+        tickets.staff_router,
+        knowledge.router,
+        knowledge.public_router,
+        auth.router,
+        health.router,
+        pages.router,
+    ):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Outermost last: security headers on everything, CORS headers on refusals too, then the size limit.
+    app.add_middleware(
+        RequestSizeLimit,
+        max_bytes=service.max_request_bytes,
+        overrides=[(_UPLOAD_PATH, max(service.max_upload_bytes, service.max_request_bytes))],
+    )
+    if service.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=service.cors_origins,
+            allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "X-API-Key", "Last-Event-ID"],
+            allow_credentials=False,
+            max_age=600,
+        )
+    app.add_middleware(SecurityHeaders, frame_ancestors=service.frame_ancestors)
+    return app

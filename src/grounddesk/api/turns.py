@@ -1,0 +1,285 @@
+"""A customer message, from its arrival to the bot's reply or the human queue.
+
+1. The message is masked and stored as a ``customer_message`` event (idempotent by ``client_message_id``: a re-send
+   returns the stored seq and runs nothing again). Stores for one conversation take turns, so seqs follow arrival.
+2. A per-conversation worker runs the turns in that order. The agent is synchronous: each turn runs in a worker
+   thread, holding the conversation's lock so that a support agent's action never interleaves with it.
+3. The outcome becomes events: ``token`` pieces then ``answer``/``clarify``; or ``handoff`` plus a ticket in the
+   queue (and ``no_agent`` when nobody can take it now); or, while a person owns the conversation, nothing for the
+   customer: the message is added to the ticket and pushed to the console.
+
+Events reach sockets through the :class:`~grounddesk.escalation.EventHub`; the database stays the source of truth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from grounddesk.agent.conversation import TurnResult
+from grounddesk.agent.types import ConversationContext
+from grounddesk.api.auth_tokens import CustomerClaims
+from grounddesk.api.events import api_citations, confidence_label, live_event, word_chunks
+from grounddesk.api.services import Services
+from grounddesk.connectors.types import ConnectorError
+from grounddesk.escalation import (
+    TICKETS_CHANNEL,
+    ConversationEvent,
+    ConversationEventKind,
+    ConversationMode,
+    PendingAction,
+    Ticket,
+    agents_available,
+    conversation_channel,
+    open_ticket_for,
+)
+
+__all__ = ["Accepted", "ChatService"]
+
+logger = logging.getLogger(__name__)
+
+_ERROR_TEXT = "Sorry, something went wrong on our side. Please send your message again in a moment."
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """What storing a customer message gave: its seq, and whether it had been stored before."""
+
+    seq: int
+    duplicate: bool
+
+
+@dataclass(frozen=True)
+class _Job:
+    claims: CustomerClaims
+    client_message_id: str
+    text: str
+    masked: str
+    seq: int
+
+
+class ChatService:
+    """Accepts customer messages and runs their turns, in order, per conversation.
+
+    Args:
+        services: The service's objects.
+    """
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self._store_locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._queues: dict[str, asyncio.Queue[_Job]] = {}
+        self._workers: set[asyncio.Task[None]] = set()
+
+    async def accept(self, claims: CustomerClaims, client_message_id: str, text: str) -> Accepted:
+        """Store a customer message and queue its turn (not waiting for the turn).
+
+        Raises:
+            ConversationNotFound: The conversation does not exist.
+        """
+        conversation_id = claims.conversation_id
+        async with self._store_lock(conversation_id):
+            event = await run_in_threadpool(self._store, conversation_id, client_message_id, text)
+            if not event.duplicate:
+                job = _Job(claims, client_message_id, text, event.text, event.seq)
+                self._enqueue(conversation_id, job)
+        return Accepted(seq=event.seq, duplicate=event.duplicate)
+
+    async def drain(self, timeout_s: float) -> None:
+        """Wait for queued turns to finish (at shutdown); cancel what is still running after ``timeout_s``."""
+        if not self._workers:
+            return
+        _done, pending = await asyncio.wait(set(self._workers), timeout=timeout_s)
+        for task in pending:
+            task.cancel()
+
+    # -- storing -----------------------------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _store_lock(self, conversation_id: str) -> AsyncIterator[None]:
+        lock, users = self._store_locks.get(conversation_id, (asyncio.Lock(), 0))
+        self._store_locks[conversation_id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._store_locks[conversation_id]
+            if users <= 1:
+                del self._store_locks[conversation_id]
+            else:
+                self._store_locks[conversation_id] = (lock, users - 1)
+
+    def _store(self, conversation_id: str, client_message_id: str, text: str) -> ConversationEvent:
+        masked = self.services.guard.inspect(text).masked_text
+        return self.services.conversations.append(
+            conversation_id,
+            ConversationEventKind.CUSTOMER_MESSAGE,
+            masked,
+            author="customer",
+            client_message_id=client_message_id,
+        )
+
+    # -- the per-conversation worker ---------------------------------------------------------------------------
+
+    def _enqueue(self, conversation_id: str, job: _Job) -> None:
+        queue = self._queues.get(conversation_id)
+        if queue is None:
+            queue = asyncio.Queue()
+            self._queues[conversation_id] = queue
+            task = asyncio.get_running_loop().create_task(self._work(conversation_id, queue))
+            self._workers.add(task)
+            task.add_done_callback(self._workers.discard)
+        queue.put_nowait(job)
+
+    async def _work(self, conversation_id: str, queue: asyncio.Queue[_Job]) -> None:
+        try:
+            while not queue.empty():
+                job = queue.get_nowait()
+                try:
+                    await run_in_threadpool(self._run_turn, job)
+                except Exception:
+                    logger.exception("turn failed", extra={"conversation_id": conversation_id})
+        finally:
+            # Nothing awaits between the empty check and this removal, so no job can be left behind.
+            if self._queues.get(conversation_id) is queue:
+                del self._queues[conversation_id]
+
+    # -- one turn (worker thread) ------------------------------------------------------------------------------
+
+    def _run_turn(self, job: _Job) -> None:
+        services = self.services
+        conversation_id = job.claims.conversation_id
+        context = ConversationContext(
+            customer_id=job.claims.customer_id,
+            verified=job.claims.verified,
+            audiences=tuple(job.claims.audiences),
+            channel="web",
+        )
+        with services.locks.hold(conversation_id):
+            try:
+                result = services.agent.turn(
+                    conversation_id, job.text, context=context, client_message_id=job.client_message_id
+                )
+                self._handle(job, result)
+            except Exception:
+                logger.exception("a turn failed", extra={"conversation_id": conversation_id})
+                self._append(job, ConversationEventKind.SYSTEM, _ERROR_TEXT, {"type": "error"})
+
+    def _handle(self, job: _Job, result: TurnResult) -> None:
+        if result.decision == "forwarded":
+            self._forward(job)
+        elif result.duplicate:
+            if self.services.conversations.find_reply(job.claims.conversation_id, job.client_message_id) is None:
+                self._reply(job, result, stream=False)
+        elif result.decision == "escalate":
+            self._escalate(job, result)
+        else:
+            self._reply(job, result, stream=True)
+
+    def _append(self, job: _Job, kind: ConversationEventKind, text: str, payload: dict[str, Any]) -> None:
+        self.services.conversations.append(
+            job.claims.conversation_id,
+            kind,
+            text,
+            author="bot",
+            payload=payload,
+            reply_to=job.client_message_id,
+        )
+
+    def _reply(self, job: _Job, result: TurnResult, *, stream: bool) -> None:
+        if result.decision == "escalate":
+            self._append(job, ConversationEventKind.HANDOFF, result.answer or "", {"decision": "escalate"})
+            return
+        text = result.answer or ""
+        if stream:
+            channel = conversation_channel(job.claims.conversation_id)
+            for piece in word_chunks(text):
+                self.services.hub.publish(channel, live_event("token", piece, reply_to=job.client_message_id))
+        kind = ConversationEventKind.CLARIFY if result.decision == "clarify" else ConversationEventKind.ANSWER
+        payload = {
+            "decision": result.decision,
+            "citations": api_citations(result.citations),
+            "confidence": result.confidence,
+            "confidence_label": confidence_label(result.confidence),
+            "reasons": list(result.reasons),
+        }
+        self._append(job, kind, text, payload)
+
+    def _escalate(self, job: _Job, result: TurnResult) -> None:
+        services = self.services
+        conversation_id = job.claims.conversation_id
+        payload = {
+            "decision": "escalate",
+            "reason": result.escalation_reason,
+            "confidence": result.confidence,
+            "confidence_label": confidence_label(result.confidence),
+            "reasons": list(result.reasons),
+        }
+        self._append(job, ConversationEventKind.HANDOFF, result.answer or "", payload)
+        services.conversations.set_mode(conversation_id, ConversationMode.PENDING_HUMAN)
+        ticket = self._open_ticket(job, result.escalation or services.agent.pending_escalation(conversation_id) or {})
+        settings = services.escalation
+        if not agents_available(services.clock(), settings, services.presence.count):
+            self._append(job, ConversationEventKind.SYSTEM, settings.no_agent_message, {"type": "no_agent"})
+        logger.info(
+            "conversation escalated",
+            extra={"conversation_id": conversation_id, "ticket_id": ticket.id, "reason": ticket.reason},
+        )
+
+    def _open_ticket(self, job: _Job, escalation: dict[str, Any]) -> Ticket:
+        customer_id = escalation.get("customer_id") or job.claims.customer_id
+        return open_ticket_for(
+            self.services.queue,
+            job.claims.conversation_id,
+            escalation or {"reason": "needs_human"},
+            customer_id=customer_id,
+            tier=self._tier(customer_id),
+            pending_action=_pending_action(escalation.get("pending_action")),
+        )
+
+    def _tier(self, customer_id: str | None) -> str:
+        crm = self.services.crm
+        if crm is None or not customer_id:
+            return "standard"
+        try:
+            customer = crm.find_customer(customer_id=customer_id)
+        except ConnectorError:
+            logger.warning("customer tier unavailable: CRM failed", extra={"customer_id": customer_id})
+            return "standard"
+        return customer.tier.value if customer is not None else "standard"
+
+    def _forward(self, job: _Job) -> None:
+        """A person owns the conversation: the message goes to the ticket and the console, the bot stays silent."""
+        services = self.services
+        conversation_id = job.claims.conversation_id
+        ticket = services.queue.active_for_conversation(conversation_id)
+        if ticket is None:
+            # The conversation is still with people but its ticket was closed: open a new one, so nothing is lost.
+            ticket = self._open_ticket(job, services.agent.pending_escalation(conversation_id) or {})
+        services.queue.record_customer_message(ticket.id, job.masked, seq=job.seq)
+        services.hub.publish(
+            TICKETS_CHANNEL,
+            {
+                "type": "customer_message",
+                "ticket_id": ticket.id,
+                "conversation_id": conversation_id,
+                "text": job.masked,
+            },
+        )
+
+
+def _pending_action(value: Any) -> PendingAction | None:
+    if not value:
+        return None
+    try:
+        return PendingAction.model_validate(value)
+    except ValidationError:
+        logger.warning("ignoring a malformed pending action in an escalation")
+        return None
