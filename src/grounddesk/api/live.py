@@ -8,19 +8,23 @@ events published out of order by two threads) is filled from the database.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
+from starlette.websockets import WebSocketDisconnect
 
 from grounddesk.api.events import ApiEvent, api_event, hub_message_to_event
 from grounddesk.api.schemas import ticket_json
 from grounddesk.api.services import Services
 from grounddesk.escalation import TICKETS_CHANNEL, Subscription, TicketNotFound, conversation_channel
 
-__all__ = ["Lagged", "conversation_events", "staff_frames"]
+__all__ = ["Lagged", "conversation_events", "run_until_first_ends", "staff_frames"]
 
 _PAGE = 500
+
+logger = logging.getLogger(__name__)
 
 
 class Lagged(Exception):
@@ -131,3 +135,21 @@ async def staff_frames(services: Services, ready: dict[str, Any]) -> AsyncIterat
             raise Lagged("the connection fell behind; reconnect")
     finally:
         subscription.close()
+
+
+async def run_until_first_ends(*jobs: Coroutine[Any, Any, None]) -> None:
+    """Run a socket's jobs (e.g. sending events, reading frames) until one ends; then stop the others.
+
+    A client that went away (``WebSocketDisconnect``) is the normal end; any other failure is logged.
+    """
+    tasks = [asyncio.create_task(job) for job in jobs]
+    try:
+        done, _pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for task in done:
+        error = None if task.cancelled() else task.exception()
+        if error is not None and not isinstance(error, WebSocketDisconnect):
+            logger.error("socket job failed", exc_info=error)

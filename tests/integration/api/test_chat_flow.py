@@ -220,3 +220,17 @@ def test_feedback_rates_a_reply(stack: Stack) -> None:
     stored = stack.services.conversations.feedback_for(conversation["id"])
     assert [(f.event_seq, f.rating.value) for f in stored] == [(answer["seq"], "down")]
     assert stored[0].comment is not None and "a@b.co" not in stored[0].comment  # masked like every customer text
+
+
+def test_a_malformed_websocket_frame_gets_an_error_event_and_the_socket_stays_open(stack: Stack) -> None:
+    conversation = stack.start_conversation()
+    with stack.customer_ws(conversation) as ws:
+        ws.send("not json")
+        first = recv_until(ws, of_type("error"))[-1]
+        ws.send('{"type": "message", "client_message_id": "m-long", "text": "' + "x" * 4001 + '"}')
+        second = recv_until(ws, of_type("error"))[-1]
+        say(ws, POLICY_QUESTION)
+        answer = recv_until(ws, of_type("answer", "clarify", "handoff"))[-1]
+    assert first["seq"] is None and "message" in first["text"]
+    assert second["reply_to"] == "m-long" and "4000" in second["text"]
+    assert answer["seq"] == 2  # nothing of the refused frames was stored

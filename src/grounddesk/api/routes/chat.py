@@ -8,13 +8,12 @@ browser sees a close code but not an HTTP status.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response, WebSocket, WebSocketDisconnect, status
+from fastapi import APIRouter, Query, Request, Response, WebSocket, status
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -24,7 +23,7 @@ from grounddesk.api.auth_tokens import CustomerClaims, verify_identity
 from grounddesk.api.deps import CustomerDep, ServicesDep, get_services, resolve_customer
 from grounddesk.api.errors import validation_detail
 from grounddesk.api.events import ApiEvent, api_event, live_event
-from grounddesk.api.live import Lagged, conversation_events
+from grounddesk.api.live import Lagged, conversation_events, run_until_first_ends
 from grounddesk.api.schemas import (
     ConversationCreated,
     ConversationHistory,
@@ -230,11 +229,7 @@ async def conversation_socket(websocket: WebSocket, conversation_id: str) -> Non
         return
     after_raw = websocket.query_params.get("after", "0")
     after = int(after_raw) if after_raw.isdigit() else 0
-    sender = asyncio.create_task(_send_events(websocket, services, conversation_id, after))
-    try:
-        await _receive_frames(websocket, services, _chat(websocket), claims)
-    except WebSocketDisconnect:
-        pass
-    finally:
-        sender.cancel()
-        await asyncio.gather(sender, return_exceptions=True)
+    await run_until_first_ends(
+        _send_events(websocket, services, conversation_id, after),
+        _receive_frames(websocket, services, _chat(websocket), claims),
+    )

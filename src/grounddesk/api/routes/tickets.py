@@ -10,12 +10,12 @@ import asyncio
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Response, WebSocket, WebSocketDisconnect, status
+from fastapi import APIRouter, Body, Query, Response, WebSocket, status
 
 from grounddesk.api import staff_actions
 from grounddesk.api.auth import AuthError, AuthRequired, Role, require_role
 from grounddesk.api.deps import AgentUser, ServicesDep, get_services, resolve_staff
-from grounddesk.api.live import Lagged, staff_frames
+from grounddesk.api.live import Lagged, run_until_first_ends, staff_frames
 from grounddesk.api.schemas import (
     ActionBody,
     CorrectionBody,
@@ -189,14 +189,10 @@ async def staff_socket(websocket: WebSocket) -> None:
         except Lagged:
             await websocket.close(code=1013, reason="fell behind: reconnect")
 
+    async def receive() -> None:
+        while True:
+            await websocket.receive_text()  # the console sends nothing that matters; this notices a close
+
     with services.presence.online():
-        sender = asyncio.create_task(send())
-        try:
-            while True:
-                await websocket.receive_text()  # the console sends nothing that matters; this notices a close
-        except WebSocketDisconnect:
-            pass
-        finally:
-            sender.cancel()
-            await asyncio.gather(sender, return_exceptions=True)
+        await run_until_first_ends(send(), receive())
     logger.debug("staff socket closed", extra={"user_id": user.id})
