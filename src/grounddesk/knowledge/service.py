@@ -320,7 +320,12 @@ class KnowledgeBase:
     @staticmethod
     def _keep_files(doc: LoadedDocument, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "text.md").write_text(f"# {doc.title}\n\n{doc.text}", encoding="utf-8")
+        first = doc.text.lstrip().split("\n", 1)[0].strip()
+        # A Markdown source that opens with its title keeps it once; other formats get the title as a heading.
+        heading = (
+            "" if first.lstrip("#").strip() == doc.title.strip() and first.startswith("#") else f"# {doc.title}\n\n"
+        )
+        (folder / "text.md").write_text(f"{heading}{doc.text}", encoding="utf-8")
         if doc.source_uri.startswith("file://") and "#" not in doc.source_uri:
             source = Path(doc.source_uri.removeprefix("file://"))
             if source.is_file():

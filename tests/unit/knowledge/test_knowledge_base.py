@@ -230,3 +230,16 @@ def test_retriever_returns_cited_langchain_documents(kb: KnowledgeBase) -> None:
     docs = retriever.invoke("return unworn items")
     assert docs and docs[0].metadata["citation"] == "returns@1"
     assert docs[0].page_content and docs[0].metadata["title"] == "returns"
+
+
+def test_the_kept_text_of_a_version_carries_its_title_once(kb: KnowledgeBase, tmp_path: Path) -> None:
+    titled = _write(
+        tmp_path / "docs", "kite.md", "# Zephyr kite warranty\n\nThe Zephyr kite warranty lasts 17 months.\n"
+    )
+    plain = _write(tmp_path / "docs", "tents.txt", "Tents are covered for five years.\n")
+    report = kb.import_paths([titled, plain])
+    texts = {item.doc_id: kb.version_text(item.doc_id, item.version) for item in report.imported}
+    kite = next(t for d, t in texts.items() if d.startswith("kite"))
+    assert kite.count("Zephyr kite warranty\n") == 1 and "17 months" in kite
+    tents = next(t for d, t in texts.items() if d.startswith("tents"))
+    assert tents.startswith("# ") and tents.count("# ") == 1 and "five years" in tents

@@ -252,7 +252,7 @@ export class TicketView {
     this.root.dataset.status = t.status || '';
 
     els.title.textContent = t.reason ? humanize(t.reason) : `Ticket ${t.id}`;
-    els.sub.textContent = [`#${t.id}`, t.customer_id ? `Customer ${t.customer_id}` : 'Anonymous customer',
+    els.sub.textContent = [`#${String(t.id).slice(0, 8)}`, t.customer_id ? `Customer ${t.customer_id}` : 'Anonymous customer',
       t.created_at ? `opened ${formatTime(t.created_at)}` : null].filter(Boolean).join(' · ');
     replaceChildren(els.badges, badge(humanize(t.priority || 'normal'), `prio-${t.priority}`),
       badge(humanize(t.status), `status-${t.status}`));

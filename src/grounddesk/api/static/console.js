@@ -101,7 +101,7 @@ function ticketRow(t) {
     dataset: { testid: 'ticket-row', ticketId: id, status: t.status },
   },
   h('span', { class: 'row-top' }, badge(humanize(t.priority || 'normal'), `prio-${t.priority}`),
-    h('span', { class: 'row-id', text: `#${id}` }),
+    h('span', { class: 'row-id', text: `#${String(id).slice(0, 8)}`, title: String(id) }),
     state.unread.has(id) ? h('span', { class: 'unread-dot', title: 'New customer message' }, h('span', { class: 'sr-only', text: 'New customer message' })) : null,
     sla),
   h('span', { class: 'row-reason', text: t.reason ? humanize(t.reason) : 'No reason given' }),
