@@ -53,6 +53,7 @@ bench: install
 	$(PY) bench/kb_ingest.py
 	$(PY) bench/kb_search.py
 	$(PY) bench/turn_latency.py
+	$(PY) bench/load.py
 
 DATA ?= ../shared/data
 GD := $(VENV)/bin/grounddesk

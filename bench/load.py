@@ -1,0 +1,204 @@
+"""Load: simulated customers chatting over WebSocket with the demo service.
+
+Target (issue "The service"): 50 concurrent customers for 60 s on the demo, no errors, p95 turn latency at
+most twice the single-customer p95; report turns per second.
+
+The service runs as it ships (`grounddesk demo --no-serve`, then `grounddesk serve`) in its own process; this
+process only plays the customers, so the two do not share an interpreter lock. A turn's latency is the time
+from sending a message on the socket to the final event that answers it (answer, clarify or handoff).
+Simulated customers read and type between messages: each waits a random 2-5 s after a reply (``--think``).
+A customer handed to a person starts a new conversation (the bot is silent while a person owns it).
+
+First, one customer alone (``--single-turns`` turns, same think time), the baseline; then ``--customers``
+customers for ``--seconds``; the pair is repeated ``--repeats`` times and medians are reported. With
+``--think 0`` the run measures the saturated throughput instead (latency then is queueing).
+
+    python bench/load.py [--customers 50] [--seconds 60] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import websockets
+
+from _common import REPO, median, percentile
+
+QUESTIONS = (
+    "How long do I have to return an item?",
+    "Do you ship to Canada?",
+    "How much does express shipping cost?",
+    "How long do refunds take to arrive?",
+    "Is there a warranty on tents?",
+    "Can I exchange a jacket for a different size?",
+    "What payment methods do you accept?",
+    "How do I reset my password?",
+    "Where can I find my tracking number?",
+    "Can I return a gift?",
+    "hello",
+    "thanks!",
+    "I want to talk to a person",
+    "Where is my order A1001?",
+)
+FINAL = {"answer", "clarify", "handoff"}
+
+
+@dataclass
+class Tally:
+    """What one phase measured."""
+
+    latencies: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    decisions: dict[str, int] = field(default_factory=dict)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start_service(home: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GROUNDDESK_HOME": str(home)}
+    cli = [sys.executable, "-m", "grounddesk"]
+    subprocess.run([*cli, "demo", "--no-serve"], env=env, check=True, capture_output=True, cwd=REPO)
+    server = subprocess.Popen(
+        [*cli, "serve", "--port", str(port)], env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        if server.poll() is not None:
+            raise RuntimeError(f"the service exited: {server.stderr.read().decode()[-2000:] if server.stderr else ''}")
+        time.sleep(0.5)
+    server.kill()
+    raise RuntimeError("the service did not become ready in 120 s")
+
+
+async def _customer(
+    base: str, until: float, tally: Tally, rng: random.Random, think: tuple[float, float], max_turns: int | None
+) -> None:
+    turns = 0
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        while time.monotonic() < until and (max_turns is None or turns < max_turns):
+            created = await http.post("/v1/conversations", json={"identity": None})
+            if created.status_code != 201:
+                tally.errors.append(f"create {created.status_code}")
+                return
+            conv = created.json()
+            ws_url = base.replace("http", "ws", 1) + f"/v1/conversations/{conv['id']}/ws?token={conv['token']}"
+            async with websockets.connect(ws_url, open_timeout=30) as ws:
+                handed_over = False
+                while not handed_over and time.monotonic() < until and (max_turns is None or turns < max_turns):
+                    message_id = uuid.uuid4().hex
+                    sent = time.perf_counter()
+                    text = rng.choice(QUESTIONS)
+                    await ws.send(json.dumps({"type": "message", "client_message_id": message_id, "text": text}))
+                    while True:
+                        frame = json.loads(await asyncio.wait_for(ws.recv(), timeout=60))
+                        kind = frame.get("type")
+                        if kind == "error":
+                            tally.errors.append(str(frame.get("text") or frame)[:200])
+                            break
+                        if kind in FINAL and (frame.get("reply_to") or frame.get("client_message_id")) == message_id:
+                            tally.latencies.append((time.perf_counter() - sent) * 1000)
+                            tally.decisions[kind] = tally.decisions.get(kind, 0) + 1
+                            handed_over = kind == "handoff"
+                            break
+                    turns += 1
+                    if think[1] > 0:
+                        await asyncio.sleep(rng.uniform(*think))
+
+
+async def _phase(
+    base: str, customers: int, seconds: float, think: tuple[float, float], seed: int, max_turns: int | None = None
+) -> tuple[Tally, float]:
+    tally = Tally()
+    until = time.monotonic() + seconds
+    started = time.perf_counter()
+    jobs = [_customer(base, until, tally, random.Random(seed * 1000 + i), think, max_turns) for i in range(customers)]
+    for outcome in await asyncio.gather(*jobs, return_exceptions=True):
+        if isinstance(outcome, BaseException):
+            tally.errors.append(f"{type(outcome).__name__}: {outcome}"[:200])
+    return tally, time.perf_counter() - started
+
+
+def _summary(tally: Tally, elapsed: float) -> dict[str, object]:
+    return {
+        "turns": len(tally.latencies),
+        "errors": len(tally.errors),
+        "error_samples": tally.errors[:3],
+        "p50_ms": round(percentile(tally.latencies, 50), 1),
+        "p95_ms": round(percentile(tally.latencies, 95), 1),
+        "turns_per_s": round(len(tally.latencies) / elapsed, 2),
+        "decisions": tally.decisions,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--customers", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--single-turns", type=int, default=40)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--think", type=float, nargs=2, default=(2.0, 5.0), metavar=("MIN_S", "MAX_S"))
+    args = parser.parse_args()
+    think = (args.think[0], args.think[1])
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory() as home:
+        server = _start_service(Path(home), port)
+        try:
+            asyncio.run(_phase(base, 1, 30, (0.0, 0.0), 0, max_turns=10))  # warm up caches and the router
+            runs: list[dict[str, dict[str, Any]]] = []
+            for rep in range(args.repeats):
+                single, single_s = asyncio.run(
+                    _phase(base, 1, 10_000, (0.2, 0.5), rep + 1, max_turns=args.single_turns)
+                )
+                loaded, loaded_s = asyncio.run(_phase(base, args.customers, args.seconds, think, rep + 100))
+                runs.append({"single": _summary(single, single_s), "load": _summary(loaded, loaded_s)})
+                sys.stderr.write(f"repeat {rep + 1}: {json.dumps(runs[-1])}\n")
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    single_p95 = median([float(r["single"]["p95_ms"]) for r in runs])
+    load_p95 = median([float(r["load"]["p95_ms"]) for r in runs])
+    report: dict[str, Any] = {
+        "benchmark": "load",
+        "customers": args.customers,
+        "seconds": args.seconds,
+        "think_s": list(think),
+        "repeats": args.repeats,
+        "single_p95_ms": single_p95,
+        "load_p95_ms": load_p95,
+        "load_p50_ms": median([float(r["load"]["p50_ms"]) for r in runs]),
+        "p95_ratio": round(load_p95 / single_p95, 2),
+        "target_ratio": 2.0,
+        "turns_per_s": median([float(r["load"]["turns_per_s"]) for r in runs]),
+        "errors": sum(int(r["load"]["errors"]) + int(r["single"]["errors"]) for r in runs),
+        "runs": runs,
+    }
+    report["meets_target"] = report["errors"] == 0 and report["p95_ratio"] <= 2.0
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
