@@ -69,7 +69,7 @@ def embedder() -> SentenceTransformerEmbedder:
     return build_embedder(Settings())
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright_driver() -> Iterator[Playwright]:
     """Playwright's sync driver (skips when no Chromium binary is installed)."""
     binary = os.environ.get(CHROMIUM_ENV, "/usr/bin/chromium")
@@ -79,7 +79,7 @@ def playwright_driver() -> Iterator[Playwright]:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright_driver: Playwright) -> Iterator[Browser]:
     """A headless Chromium shared by the session (every test opens its own contexts)."""
     binary = os.environ.get(CHROMIUM_ENV, "/usr/bin/chromium")

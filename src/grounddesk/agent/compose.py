@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +32,7 @@ from pydantic import BaseModel, Field
 from grounddesk.agent.types import Citation, Draft, DraftSentence
 from grounddesk.knowledge.chunking import split_sentences
 from grounddesk.knowledge.search import Hit
+from grounddesk.knowledge.sentence_cache import SentenceVectorCache
 from grounddesk.knowledge.sparse import tokenize
 from grounddesk.knowledge.types import Embedder
 
@@ -41,11 +42,13 @@ __all__ = [
     "ComposeSettings",
     "ExtractiveComposer",
     "candidate_sentences",
+    "chunk_sentences",
     "clean_markup",
     "render_draft",
 ]
 
 Vector = NDArray[np.float32]
+ProgressFn = Callable[[int, int, str], None]
 
 _LIST_MARKER = re.compile(r"^\s*(?:#{1,6}\s+|>\s*|(?:[-*+•⋅·▪◦‣]|\d{1,3}[.)])\s+)+")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+•⋅·▪◦‣]|\d{1,3}[.)])\s+\S")
@@ -94,9 +97,12 @@ class CachedEmbedder:
         max_items: How many vectors to keep (each costs ``4 * dimension`` bytes).
     """
 
-    def __init__(self, embedder: Embedder, max_items: int = 20_000) -> None:
+    def __init__(
+        self, embedder: Embedder, max_items: int = 20_000, *, persistent: SentenceVectorCache | None = None
+    ) -> None:
         self._embedder = embedder
         self._max = max_items
+        self._persistent = persistent
         self._cache: OrderedDict[str, Vector] = OrderedDict()
         self._queries: OrderedDict[str, list[float]] = OrderedDict()
         self._lock = threading.Lock()
@@ -105,6 +111,11 @@ class CachedEmbedder:
     def inner(self) -> Embedder:
         """The wrapped embedder."""
         return self._embedder
+
+    @property
+    def persistent(self) -> SentenceVectorCache | None:
+        """The on-disk store of sentence vectors, if any."""
+        return self._persistent
 
     @property
     def dimension(self) -> int:
@@ -142,8 +153,16 @@ class CachedEmbedder:
             for t in found:
                 self._cache.move_to_end(t)
         missing = list(dict.fromkeys(t for t in texts if t not in found))
+        if missing and self._persistent is not None:  # embedded at import time
+            stored = self._persistent.get_many(missing)
+            if stored:
+                found.update(stored)
+                self._remember(stored)
+                missing = [t for t in missing if t not in stored]
         if missing:
             fresh = np.asarray(self._embedder.embed_documents(missing), dtype=np.float32)
+            if self._persistent is not None:
+                self._persistent.put_many(dict(zip(missing, fresh, strict=True)))
             for text, row in zip(missing, fresh, strict=True):
                 found[text] = row
             if self._max:
@@ -153,6 +172,29 @@ class CachedEmbedder:
                     while len(self._cache) > self._max:
                         self._cache.popitem(last=False)
         return np.stack([found[t] for t in texts])
+
+    def _remember(self, vectors: dict[str, Vector]) -> None:
+        if not self._max:
+            return
+        with self._lock:
+            self._cache.update(vectors)
+            while len(self._cache) > self._max:
+                self._cache.popitem(last=False)
+
+    def warm(self, texts: Sequence[str], progress: ProgressFn | None = None, *, batch: int = 256) -> int:
+        """Embed and store the vectors of ``texts`` not stored yet; returns how many were embedded."""
+        if self._persistent is None:
+            return 0
+        missing = self._persistent.missing(texts)
+        # Similar lengths together: far less padding.
+        missing.sort(key=len)
+        for start in range(0, len(missing), batch):
+            part = missing[start : start + batch]
+            fresh = np.asarray(self._embedder.embed_documents(part), dtype=np.float32)
+            self._persistent.put_many(dict(zip(part, fresh, strict=True)))
+            if progress:
+                progress(start + len(part), len(missing), "sentences")
+        return len(missing)
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,29 +262,36 @@ def _units(text: str) -> list[str]:
     return units
 
 
+def chunk_sentences(text: str, settings: ComposeSettings | None = None) -> list[str]:
+    """The sentences of one chunk's text that could stand in an answer, in document order, each once."""
+    cfg = settings or ComposeSettings()
+    out: list[str] = []
+    seen: set[str] = set()  # per chunk: the same sentence in two documents is agreement, not noise
+    for unit in _units(text):
+        for raw in split_sentences(unit):
+            sentence = clean_markup(raw)
+            words = len(sentence.split())
+            if (
+                words < cfg.min_words
+                or words > cfg.max_sentence_words
+                or sentence.endswith(":")
+                or not _LETTER.search(sentence)
+                or sentence.lower() in seen
+            ):
+                continue
+            seen.add(sentence.lower())
+            out.append(sentence)
+    return out
+
+
 def candidate_sentences(hits: Sequence[Hit], settings: ComposeSettings | None = None) -> list[Candidate]:
     """The sentences of the first ``max_hits`` hits that could stand in an answer, in document order per hit."""
     cfg = settings or ComposeSettings()
-    out: list[Candidate] = []
-    for index, hit in enumerate(hits[: cfg.max_hits]):
-        position = 0
-        seen: set[str] = set()  # per hit: the same sentence in two documents is agreement, not noise
-        for unit in _units(hit.text):
-            for raw in split_sentences(unit):
-                sentence = clean_markup(raw)
-                words = len(sentence.split())
-                if (
-                    words < cfg.min_words
-                    or words > cfg.max_sentence_words
-                    or sentence.endswith(":")
-                    or not _LETTER.search(sentence)
-                    or sentence.lower() in seen
-                ):
-                    continue
-                seen.add(sentence.lower())
-                out.append(Candidate(text=sentence, hit=index, position=position))
-                position += 1
-    return out
+    return [
+        Candidate(text=sentence, hit=index, position=position)
+        for index, hit in enumerate(hits[: cfg.max_hits])
+        for position, sentence in enumerate(chunk_sentences(hit.text, cfg))
+    ]
 
 
 def _overlap(question_terms: set[str], sentence: str) -> float:
