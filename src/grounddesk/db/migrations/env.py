@@ -16,6 +16,7 @@ _TABLE_MODULES = (
     "grounddesk.connectors.ledger",
     "grounddesk.escalation.tables",
     "grounddesk.api.auth_tables",
+    "grounddesk.audit.tables",
 )
 
 
