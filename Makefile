@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-.PHONY: chromium install demo test lint format bench eval clean
+.PHONY: chromium install demo test lint format bench eval eval-quick clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -58,14 +58,17 @@ bench: install
 DATA ?= ../shared/data
 GD := $(VENV)/bin/grounddesk
 
+# `make eval`: every suite on the full sets, the report (JSON, Markdown, HTML with plots) in $(EVAL_REPORT),
+# checked against the default gates. `make eval-quick`: the same on small subsets (CI, under 3 minutes).
+# Indexes and embeddings are cached under the home (.grounddesk/evals), so later runs are faster.
+EVAL_REPORT ?= /tmp/grounddesk-eval-report
+GATES ?= src/grounddesk/evals/gates.yaml
+
 eval: install
-	$(GD) eval retrieval --dataset tau2-banking --data-dir $(DATA) --mode hybrid --json
-	$(GD) eval retrieval --dataset mtrag --data-dir $(DATA) --mode hybrid --json
-	$(GD) eval answerability --dataset mtrag --data-dir $(DATA) --json
-	$(GD) eval oos --dataset clinc --data-dir $(DATA) --json
-	$(GD) eval pii --dataset presidio --data-dir $(DATA) --json
-	$(GD) eval groundedness --dataset mtrag --data-dir $(DATA) --json
-	$(GD) eval rewrite --dataset mtrag --data-dir $(DATA) --json
+	$(GD) eval all --data-dir $(DATA) --report $(EVAL_REPORT) --gate $(GATES)
+
+eval-quick: install
+	$(GD) eval all --quick --data-dir $(DATA) --report $(EVAL_REPORT)-quick --gate $(GATES)
 
 clean:
 	rm -rf $(VENV) .grounddesk .mypy_cache .ruff_cache

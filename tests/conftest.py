@@ -53,12 +53,13 @@ def postgres_database() -> Iterator[tuple[URL, Engine]]:
         pytest.skip(f"{POSTGRES_URL_ENV} is not set (an admin URL of a PostgreSQL server)")
     admin = normalise_url(admin_url)
     name = f"gd_test_{os.getpid()}_{secrets.token_hex(4)}"
-    admin_engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    # pre-ping: the fault tests restart the PostgreSQL server; pooled connections must not die with it.
+    admin_engine = create_engine(admin, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     try:
         with admin_engine.connect() as conn:
             conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
         url = admin.set(database=name)
-        engine = create_engine(url, isolation_level="AUTOCOMMIT")
+        engine = create_engine(url, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
         try:
             yield url, engine
         finally:

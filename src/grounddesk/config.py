@@ -22,10 +22,12 @@ from grounddesk.agent.guard.guard import GuardSettings
 from grounddesk.agent.llm import LLMSettings
 from grounddesk.api.auth import AuthSettings
 from grounddesk.api.settings import ServiceSettings
+from grounddesk.audit.types import AuditSettings
 from grounddesk.connectors.erp_http import HttpERPSettings
 from grounddesk.connectors.resilience import ResilienceSettings
 from grounddesk.connectors.salesforce import SalesforceSettings
 from grounddesk.escalation.policy import EscalationSettings
+from grounddesk.privacy.types import PrivacySettings
 
 __all__ = [
     "AgentSettings",
@@ -200,6 +202,8 @@ class Settings(BaseSettings):
     auth: AuthSettings = AuthSettings()
     escalation: EscalationSettings = EscalationSettings()
     service: ServiceSettings = ServiceSettings()
+    audit: AuditSettings = AuditSettings()
+    privacy: PrivacySettings = PrivacySettings()
 
     @property
     def demo_backend_path(self) -> Path:

@@ -60,6 +60,11 @@ class ErrorCode(StrEnum):
     TICKET_NOT_FOUND = "ticket_not_found"
     TICKET_CONFLICT = "ticket_conflict"
     CONVERSATION_NOT_FOUND = "conversation_not_found"
+    CONVERSATION_LIMIT = "conversation_limit"
+    MESSAGE_TOO_LONG = "message_too_long"
+    TOOL_BUDGET_EXHAUSTED = "tool_budget_exhausted"
+    CANARY_LEAK = "canary_leak"
+    DATABASE_UNAVAILABLE = "database_unavailable"
     INTERNAL = "internal_error"
 
 

@@ -6,10 +6,12 @@ Nothing here runs at import time; the CLI, the API's lifespan and the eval runne
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from grounddesk.agent.conversation import Agent
+from grounddesk.audit.trail import AuditTrail
+from grounddesk.audit.types import AuditSink
 from grounddesk.config import Settings
 from grounddesk.connectors.types import CRMConnector, ERPConnector
 from grounddesk.errors import ConfigurationError
@@ -21,12 +23,20 @@ from grounddesk.knowledge.service import KnowledgeBase
 from grounddesk.knowledge.sparse import BM25Encoder
 from grounddesk.knowledge.types import Embedder, VectorStore
 
+if TYPE_CHECKING:
+    from grounddesk.agent.compose import CachedEmbedder
+    from grounddesk.knowledge.sentence_cache import SentenceVectorCache
+
+ProgressFn = Callable[[int, int, str], None]
+
 __all__ = [
     "build_agent",
+    "build_audit",
     "build_connectors",
     "build_embedder",
     "build_knowledge_base",
     "build_registry",
+    "build_sentence_cache",
     "build_vector_store",
 ]
 
@@ -63,7 +73,11 @@ def build_registry(settings: Settings) -> DocumentRegistry:
 
 
 def build_knowledge_base(
-    settings: Settings, *, embedder: Embedder | None = None, clock: Callable[[], float] = time.time
+    settings: Settings,
+    *,
+    embedder: Embedder | None = None,
+    clock: Callable[[], float] = time.time,
+    audit: AuditSink | None = None,
 ) -> KnowledgeBase:
     """Everything the knowledge base needs, wired together.
 
@@ -71,8 +85,15 @@ def build_knowledge_base(
         settings: The configuration.
         embedder: Reuse an already loaded embedder (evals and benchmarks build several knowledge bases).
         clock: Unix seconds now, for effective dates (tests travel in time with it).
+        audit: Where approvals, retirements and deletions are recorded (see :func:`build_audit`); None: nowhere.
     """
+    from grounddesk.agent.compose import CachedEmbedder
+
     emb = embedder or build_embedder(settings)
+    sentences = emb if isinstance(emb, CachedEmbedder) and emb.persistent is not None else None
+    if sentences is None:
+        inner = emb.inner if isinstance(emb, CachedEmbedder) else emb
+        sentences = CachedEmbedder(inner, max_items=0, persistent=build_sentence_cache(settings))
     registry = build_registry(settings)
     store = build_vector_store(settings)
     store.ensure_collection(emb.dimension)
@@ -84,7 +105,34 @@ def build_knowledge_base(
         overlap_sentences=settings.chunking.overlap_sentences,
     )
     searcher = HybridSearcher(store, emb, sparse, registry.current_generation, settings.search, clock)
-    return KnowledgeBase(registry, store, emb, chunker, sparse, searcher, settings.files_dir)
+    return KnowledgeBase(
+        registry,
+        store,
+        sentences.inner,  # chunk vectors bypass the sentence cache
+        chunker,
+        sparse,
+        searcher,
+        settings.files_dir,
+        audit=audit,
+        prepare_chunks=_sentence_preparer(sentences),
+    )
+
+
+def build_sentence_cache(settings: Settings) -> SentenceVectorCache:
+    """The home's store of answer-sentence vectors (derived data; safe to delete)."""
+    from grounddesk.knowledge.sentence_cache import SentenceVectorCache
+
+    return SentenceVectorCache(settings.home / "cache" / "sentences.sqlite", model_id=settings.embedding.model)
+
+
+def _sentence_preparer(cached: CachedEmbedder) -> Callable[[Sequence[str], ProgressFn | None], None]:
+    """What an import runs on its new chunks: embed the sentences answers may quote, once, ahead of turns."""
+    from grounddesk.agent.compose import chunk_sentences
+
+    def prepare(texts: Sequence[str], progress: ProgressFn | None) -> None:
+        cached.warm([sentence for text in texts for sentence in chunk_sentences(text)], progress)
+
+    return prepare
 
 
 def build_connectors(
@@ -163,13 +211,15 @@ def build_agent(
     knowledge: KnowledgeBase | None = None,
     crm: CRMConnector | None = None,
     erp: ERPConnector | None = None,
+    audit: AuditSink | None = None,
 ) -> tuple[Agent, Callable[[], None]]:
     """The conversation agent on the configured back-ends, and a function that releases them.
 
     Extractive composer and embedding router by default; with ``settings.llm.base_url`` set, the LLM
     composer and LLM tool-calling router over that OpenAI-compatible endpoint. ``crm`` / ``erp`` (already
     wrapped for resilience, see :func:`build_connectors`) give the agent its tools; without them a tool intent
-    escalates ``needs_account_access``.
+    escalates ``needs_account_access``. With ``audit`` (see :func:`build_audit`) every turn's answer, every tool
+    call and every knowledge approval is recorded there (a ``knowledge`` passed in without a sink gets this one).
     """
     from grounddesk.agent.calibration import load_calibration
     from grounddesk.agent.checkpoint import open_checkpointer
@@ -181,11 +231,14 @@ def build_agent(
     from grounddesk.agent.playbook import load_playbook
     from grounddesk.agent.rewrite import rewrite_followup
     from grounddesk.agent.router import EmbeddingRouter
+    from grounddesk.audit.hooks import tool_call_recorder
     from grounddesk.tools import Toolbox, support_tools
 
     # One cache of vectors for router, retrieval, composer and scorer: a message is embedded once per turn.
-    cached = CachedEmbedder(embedder or build_embedder(settings))
-    kb = knowledge or build_knowledge_base(settings, embedder=cached)
+    cached = CachedEmbedder(embedder or build_embedder(settings), persistent=build_sentence_cache(settings))
+    kb = knowledge or build_knowledge_base(settings, embedder=cached, audit=audit)
+    if audit is not None and kb.audit is None:
+        kb.audit = audit
     router_settings = settings.router
     playbook = load_playbook(router_settings.playbook)
     router: RoutesIntents
@@ -219,13 +272,15 @@ def build_agent(
         scorer=ConfidenceScorer(cached, model),
         rewrite=rewrite_followup,
         fixed_replies={i.name: i.reply for i in playbook.intents if i.reply},
-        toolbox=Toolbox(support_tools(crm, erp)) if crm is not None or erp is not None else None,
+        toolbox=Toolbox(support_tools(crm, erp), on_call=tool_call_recorder(audit) if audit is not None else None)
+        if crm is not None or erp is not None
+        else None,
         crm=crm,
         erp=erp,
         slot_questions={name: spec.question for name, spec in playbook.slots.items() if spec.question},
         extract_slots=playbook.extract_slots,
     )
-    agent = Agent(build_graph(deps, saver), deps.guard, knowledge=kb, toolbox=deps.toolbox)
+    agent = Agent(build_graph(deps, saver), deps.guard, knowledge=kb, toolbox=deps.toolbox, audit=audit)
 
     def close() -> None:
         conn.close()
@@ -233,3 +288,15 @@ def build_agent(
             kb.close()
 
     return agent, close
+
+
+def build_audit(settings: Settings, engine: Any) -> AuditTrail | None:
+    """The audit trail on grounddesk's SQL store, or None when ``audit.enabled`` is off.
+
+    Args:
+        settings: ``audit`` holds the switch and the HMAC key.
+        engine: grounddesk's SQL engine (migrated).
+    """
+    if not settings.audit.enabled:
+        return None
+    return AuditTrail.from_settings(engine, settings.audit)

@@ -19,10 +19,16 @@ from langgraph.types import Command
 from pydantic import BaseModel, Field
 
 from grounddesk.agent.deps import GuardsMessages
+from grounddesk.agent.nodes.escalate import escalation_payload
 from grounddesk.agent.state import AgentState
 from grounddesk.agent.types import ConversationContext
+from grounddesk.audit import AuditKind, AuditSink, answer_payload, audit_scope, safe_record
 
-__all__ = ["Agent", "CitationOut", "TurnResult"]
+__all__ = ["DEFAULT_RECURSION_LIMIT", "Agent", "CitationOut", "TurnResult"]
+
+#: Supersteps one turn may take. A turn is about ten; the limit stops a graph that loops (LangGraph raises
+#: ``GraphRecursionError``) instead of letting one message burn the process.
+DEFAULT_RECURSION_LIMIT = 40
 
 
 class CitationOut(BaseModel):
@@ -62,6 +68,9 @@ class Agent:
         knowledge: The knowledge base the graph searches, for callers that need it too (evals, benchmarks).
         toolbox: The support tools the graph uses (:class:`grounddesk.tools.Toolbox`), for the service's
             approval of ``approve``-tier actions; None without back-ends.
+        recursion_limit: Supersteps one turn or resume may take before LangGraph stops it.
+        audit: Where each turn's ``answer`` event goes (and the scope its tool calls are recorded in); None: no
+            audit.
     """
 
     def __init__(
@@ -70,15 +79,19 @@ class Agent:
         guard: GuardsMessages,
         knowledge: Any = None,
         toolbox: Any = None,
+        *,
+        recursion_limit: int = DEFAULT_RECURSION_LIMIT,
+        audit: AuditSink | None = None,
     ) -> None:
         self.graph = graph
+        self.audit = audit
         self.knowledge = knowledge
         self.toolbox = toolbox
+        self.recursion_limit = recursion_limit
         self._guard = guard
 
-    @staticmethod
-    def _config(conversation_id: str) -> RunnableConfig:
-        return {"configurable": {"thread_id": conversation_id}}
+    def _config(self, conversation_id: str) -> RunnableConfig:
+        return {"configurable": {"thread_id": conversation_id}, "recursion_limit": self.recursion_limit}
 
     def turn(
         self,
@@ -94,18 +107,37 @@ class Agent:
         the bot says nothing (``decision == "forwarded"``).
         """
         config = self._config(conversation_id)
-        if self._mode(config) == "pending_human":  # an escalation waits: the message is for the person
-            masked = self._guard.inspect(text).masked_text
-            self.graph.update_state(config, {"messages": [HumanMessage(content=masked)]})
-            return TurnResult(conversation_id=conversation_id, decision="forwarded")
-        turn_input: AgentState = {
-            "text": text,
-            "client_message_id": client_message_id or "",
-            "conversation_id": conversation_id,
-        }
-        # durability="exit": only the end state is stored, so the raw (unmasked) text never reaches a checkpoint.
-        output = self.graph.invoke(turn_input, config, context=context or ConversationContext(), durability="exit")
-        return self._result(conversation_id, output)
+        context = context or ConversationContext()
+        verified = context.customer_id if context.verified else None
+        with audit_scope(conversation_id=conversation_id, subject=verified, actor="bot"):
+            if self._mode(config) == "pending_human":  # an escalation waits: the message is for the person
+                masked = self._guard.inspect(text).masked_text
+                # The client message id names the message, so a re-send replaces it instead of adding it twice.
+                message_id = f"customer:{client_message_id}" if client_message_id else None
+                self.graph.update_state(config, {"messages": [HumanMessage(content=masked, id=message_id)]})
+                forwarded = TurnResult(conversation_id=conversation_id, decision="forwarded")
+                self._audit_turn(forwarded, {"question": masked})
+                return forwarded
+            turn_input: AgentState = {
+                "text": text,
+                "client_message_id": client_message_id or "",
+                "conversation_id": conversation_id,
+            }
+            # durability="exit": only the end state is stored, so the raw (unmasked) text never reaches a checkpoint.
+            output = self.graph.invoke(turn_input, config, context=context, durability="exit")
+            result = self._result(conversation_id, output)
+            self._audit_turn(result, output)
+            return result
+
+    def _audit_turn(self, result: TurnResult, values: Any) -> None:
+        """Record the turn's ``answer`` event: masked question, sources, confidence, decision (never raises)."""
+        if self.audit is None:
+            return
+        state = values if isinstance(values, dict) else {}
+        identity = state.get("identity")
+        customer_id = identity.get("customer_id") if isinstance(identity, dict) else None
+        payload = answer_payload(result, str(state.get("question") or ""))
+        safe_record(self.audit, AuditKind.ANSWER, payload, subject=customer_id or None)
 
     def resume(
         self, conversation_id: str, value: dict[str, Any], *, context: ConversationContext | None = None
@@ -120,11 +152,18 @@ class Agent:
         return self._result(conversation_id, output)
 
     def pending_escalation(self, conversation_id: str) -> dict[str, Any] | None:
-        """The payload of the escalation waiting for a person, if any."""
+        """The payload of the escalation waiting for a person, if any.
+
+        The checkpoint and the interrupt are stored by two writes; a process killed between them leaves the
+        conversation paused before the escalate node with no interrupt recorded. The payload is then rebuilt from
+        the stored state, as the escalate node would have built it.
+        """
         snapshot = self.graph.get_state(self._config(conversation_id))
         for task in snapshot.tasks:
             for pending in task.interrupts:
                 return dict(pending.value)
+        if "escalate" in snapshot.next:
+            return escalation_payload(snapshot.values)  # type: ignore[arg-type]
         return None
 
     def state(self, conversation_id: str) -> AgentState:

@@ -45,6 +45,8 @@ class AgentState(TypedDict, total=False):
     # Who the customer is verified as ({"customer_id", "method"}) when verified in the chat, not by the widget.
     identity: dict[str, Any]
     verify_attempts: int
+    # Tool runs this conversation has made (its budget: Toolbox.call_budget).
+    tool_runs: int
     # A write the agent stated and that waits for the customer's yes (PendingAction dump), or {}.
     pending_action: dict[str, Any]
     # The tool request a clarifying question was asked for ({"tool", "slots"}), or {}.

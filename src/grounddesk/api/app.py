@@ -10,21 +10,24 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
-from starlette.middleware.cors import CORSMiddleware
 
 import grounddesk
 from grounddesk.api.errors import install_error_handlers
-from grounddesk.api.middleware import RequestSizeLimit, SecurityHeaders
-from grounddesk.api.routes import auth, chat, health, knowledge, pages, tickets
+from grounddesk.api.limits import AbuseLimits, ip_limiter
+from grounddesk.api.middleware import AddressRateLimit, AllowlistCORS, RequestSizeLimit, SecurityHeaders
+from grounddesk.api.routes import admin, auth, chat, health, knowledge, pages, tickets, widget
 from grounddesk.api.routes.pages import STATIC_DIR
 from grounddesk.api.services import Services, build_services
+from grounddesk.api.storable import StorableText
+from grounddesk.api.sweeper import run_sweeper
 from grounddesk.api.turns import ChatService
 from grounddesk.config import Settings
 
@@ -55,9 +58,13 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         if owned:
             app.state.services = await run_in_threadpool(build_services, settings)
         app.state.chat = ChatService(app.state.services)
+        sweeper = asyncio.create_task(run_sweeper(app.state.services, service.queue_sweep_s))
         try:
             yield
         finally:
+            sweeper.cancel()
+            with suppress(asyncio.CancelledError):
+                await sweeper
             await app.state.chat.drain(service.shutdown_grace_s)
             if owned:
                 built: Services = app.state.services
@@ -74,33 +81,43 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         # Usable without the lifespan too (e.g. uvicorn with lifespan="off" in tests).
         app.state.services = services
         app.state.chat = ChatService(services)
+    app.state.limits = AbuseLimits(service.limits, service.max_message_chars)
     install_error_handlers(app)
     for router in (
         chat.router,
+        widget.router,
         tickets.router,
         tickets.staff_router,
         knowledge.router,
         knowledge.public_router,
         auth.router,
+        admin.router,
         health.router,
         pages.router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    # Outermost last: security headers on everything, CORS headers on refusals too, then the size limit.
+    # Outermost last: security headers on everything, CORS headers on refusals too, then the rate and size limits,
+    # then text no store can hold (read within the size limit).
+    app.add_middleware(StorableText)
     app.add_middleware(
         RequestSizeLimit,
         max_bytes=service.max_request_bytes,
         overrides=[(_UPLOAD_PATH, max(service.max_upload_bytes, service.max_request_bytes))],
     )
-    if service.cors_origins:
+    if service.limits.enabled:
         app.add_middleware(
-            CORSMiddleware,
-            allow_origins=service.cors_origins,
-            allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
-            allow_headers=["Authorization", "Content-Type", "X-API-Key", "Last-Event-ID"],
-            allow_credentials=False,
-            max_age=600,
+            AddressRateLimit,
+            limiter=ip_limiter(service.limits),
+            prefixes=service.limits.ip_paths,
+            trusted_proxy_hops=service.trusted_proxy_hops,
         )
-    app.add_middleware(SecurityHeaders, frame_ancestors=service.frame_ancestors)
+    if service.cors_origins:
+        app.add_middleware(AllowlistCORS, origins=service.cors_origins)
+    app.add_middleware(
+        SecurityHeaders,
+        frame_ancestors=service.frame_ancestors,
+        hsts_max_age_s=service.hsts_max_age_s,
+        trusted_proxy_hops=service.trusted_proxy_hops,
+    )
     return app

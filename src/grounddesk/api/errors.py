@@ -50,6 +50,7 @@ STATUS_BY_CODE: dict[str, int] = {
     ErrorCode.INVALID_TRANSITION: 409,
     ErrorCode.USER_EXISTS: 409,
     ErrorCode.FILE_TOO_LARGE: 413,
+    ErrorCode.MESSAGE_TOO_LONG: 413,
     REQUEST_TOO_LARGE: 413,
     ErrorCode.INVALID_INPUT: 422,
     ErrorCode.WEAK_PASSWORD: 422,
@@ -59,6 +60,7 @@ STATUS_BY_CODE: dict[str, int] = {
     ErrorCode.EMPTY_DOCUMENT: 422,
     ErrorCode.INVALID_RECORD: 422,
     ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.CONVERSATION_LIMIT: 429,
     ErrorCode.KNOWLEDGE_UNAVAILABLE: 503,
     ErrorCode.VECTOR_STORE: 503,
     ErrorCode.LLM_UNAVAILABLE: 503,
@@ -67,6 +69,7 @@ STATUS_BY_CODE: dict[str, int] = {
     ErrorCode.CONNECTOR_UNAVAILABLE: 503,
     ErrorCode.CONNECTOR_TIMEOUT: 503,
     ErrorCode.CIRCUIT_OPEN: 503,
+    ErrorCode.DATABASE_UNAVAILABLE: 503,
 }
 
 _CODE_BY_STATUS = {
@@ -163,6 +166,21 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else "The request failed."
         return error_response(exc.status_code, code, detail, headers=exc.headers)
 
+    async def on_database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # The database refused or dropped the connection (a restart, a failover, a busy SQLite file): transient.
+        # Only the driver's message is logged: SQLAlchemy's own text carries the statement's parameters.
+        cause = getattr(exc, "orig", None) or exc
+        logger.warning(
+            "database unavailable",
+            extra={"path": request.url.path, "error": type(cause).__name__, "reason": str(cause).strip()[:200]},
+        )
+        return error_response(
+            503,
+            str(ErrorCode.DATABASE_UNAVAILABLE),
+            "The service cannot reach its database right now. Please try again in a moment.",
+            headers={"Retry-After": "1"},
+        )
+
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unhandled error", extra={"path": request.url.path})
         return error_response(500, str(ErrorCode.INTERNAL), "The service had a problem. Please try again.")
@@ -170,4 +188,18 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(GrounddeskError, on_grounddesk_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
+    for error in _database_unavailable_errors():
+        app.add_exception_handler(error, on_database_unavailable)
     app.add_exception_handler(Exception, on_unexpected)
+
+
+def _database_unavailable_errors() -> tuple[type[Exception], ...]:
+    """Errors that mean the SQL store cannot be reached now, as SQLAlchemy and psycopg (checkpoints) raise them."""
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    found: list[type[Exception]] = [OperationalError, InterfaceError]
+    try:
+        import psycopg
+    except ImportError:  # SQLite only: the postgres extra is not installed
+        return tuple(found)
+    return (*found, psycopg.OperationalError, psycopg.InterfaceError)

@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from grounddesk.api.auth import StaffUser
 from grounddesk.api.events import ApiEvent
+from grounddesk.api.storable import unstorable
 from grounddesk.escalation import Ticket, TicketEvent
 
 __all__ = [
+    "MAX_SQL_INT",
     "ActionBody",
     "ConversationCreated",
     "ConversationHistory",
@@ -34,6 +36,11 @@ __all__ = [
 ]
 
 _STRICT = ConfigDict(extra="forbid")
+
+#: The largest number a client may send where it is compared with a stored integer (seqs, versions, offsets): what
+#: PostgreSQL's INTEGER holds. Past 64 bits the drivers refuse the query outright, which was a 500 for the client's
+#: mistake; no stored seq or version comes near this.
+MAX_SQL_INT = 2_147_483_647
 
 
 class IdentityBody(BaseModel):
@@ -74,7 +81,18 @@ class MessageBody(BaseModel):
     """``POST /v1/conversations/{id}/messages`` (and the WebSocket ``message`` frame)."""
 
     client_message_id: str = Field(min_length=1, max_length=100)
-    text: str = Field(min_length=1, max_length=4000)
+    # The configured limit (``service.max_message_chars``, 413 message_too_long) is checked by the route; this is
+    # only the ceiling that setting may have.
+    text: str = Field(min_length=1, max_length=100_000)
+
+    @field_validator("client_message_id", "text")
+    @classmethod
+    def _storable(cls, value: str) -> str:
+        # HTTP bodies are checked by the StorableText middleware already; WebSocket frames only here.
+        problem = unstorable(value)
+        if problem:
+            raise ValueError(f"contains {problem}")
+        return value
 
 
 class MessageAccepted(BaseModel):
@@ -90,7 +108,7 @@ class FeedbackBody(BaseModel):
 
     model_config = _STRICT
 
-    seq: int = Field(ge=1)
+    seq: int = Field(ge=1, le=MAX_SQL_INT)
     rating: Literal["up", "down"]
     comment: str | None = Field(default=None, max_length=2000)
 
@@ -153,7 +171,7 @@ class CorrectionBody(BaseModel):
 class ApproveBody(BaseModel):
     """Approve a document version (the latest when unset)."""
 
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=MAX_SQL_INT)
 
 
 class SearchBody(BaseModel):

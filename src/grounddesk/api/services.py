@@ -28,6 +28,7 @@ from grounddesk.api.auth import AuthSettings, resolve_token_secret
 from grounddesk.api.auth_staff import StaffDirectory
 from grounddesk.api.auth_tokens import CustomerTokens
 from grounddesk.api.settings import ServiceSettings
+from grounddesk.audit import AuditSink, AuditTrail
 from grounddesk.config import Settings
 from grounddesk.connectors.types import CRMConnector, ERPConnector
 from grounddesk.db.types import utc_now
@@ -122,6 +123,7 @@ class Services:
         crm: The CRM connector, if configured (the customer's tier raises ticket priority).
         erp: The ERP connector, if configured.
         clock: The current moment (tests pass a fake one).
+        audit: The audit trail answers, tool calls, ticket actions and knowledge changes go to; None: off.
     """
 
     settings: Settings
@@ -137,6 +139,7 @@ class Services:
     crm: CRMConnector | None = None
     erp: ERPConnector | None = None
     clock: Callable[[], datetime] = utc_now
+    audit: AuditSink | None = None
     locks: ConversationLocks = field(default_factory=ConversationLocks)
     presence: StaffPresence = field(default_factory=StaffPresence)
     closers: list[Callable[[], None]] = field(default_factory=list)
@@ -166,6 +169,13 @@ class Services:
                 logger.exception("closing a service failed")
 
 
+def _apply_limits(agent: Agent, service: ServiceSettings) -> None:
+    """The agent's share of the abuse limits: the graph's recursion limit and the tool budget per conversation."""
+    agent.recursion_limit = service.limits.recursion_limit
+    if agent.toolbox is not None:
+        agent.toolbox.call_budget = service.limits.tool_calls_per_conversation
+
+
 def build_services(
     settings: Settings,
     *,
@@ -173,6 +183,7 @@ def build_services(
     crm: CRMConnector | None = None,
     erp: ERPConnector | None = None,
     clock: Callable[[], datetime] = utc_now,
+    audit: AuditSink | None = None,
 ) -> Services:
     """Build the service's objects from the configuration.
 
@@ -182,6 +193,7 @@ def build_services(
         crm: Use this CRM connector instead of the configured one.
         erp: Use this ERP connector instead of the configured one.
         clock: The current moment, for the stores, tokens and availability rules.
+        audit: Use this audit sink; None: the SQL audit trail when ``audit.enabled`` (the default), else none.
 
     Returns:
         The services; call :meth:`Services.close` when done.
@@ -201,8 +213,11 @@ def build_services(
         if crm is None and erp is None:
             crm, erp, close_connectors = wiring.build_connectors(settings, engine=engine)
             closers.append(close_connectors)
-        agent, close_agent = wiring.build_agent(settings, embedder=embedder, crm=crm, erp=erp)
+        if audit is None and settings.audit.enabled:
+            audit = AuditTrail.from_settings(engine, settings.audit, clock=clock)
+        agent, close_agent = wiring.build_agent(settings, embedder=embedder, crm=crm, erp=erp, audit=audit)
         closers.append(close_agent)
+        _apply_limits(agent, settings.service)
         if not isinstance(agent.knowledge, KnowledgeBase):
             raise ConfigurationError("the agent was built without a knowledge base")
         auth = settings.auth
@@ -221,6 +236,7 @@ def build_services(
             crm=crm,
             erp=erp,
             clock=clock,
+            audit=audit,
             closers=closers,
         )
     except BaseException:

@@ -21,6 +21,7 @@ from grounddesk.agent.nodes.escalate import apply_resume
 from grounddesk.api.auth import StaffUser
 from grounddesk.api.events import live_event
 from grounddesk.api.services import Services
+from grounddesk.audit import AuditKind, audit_scope, safe_record, text_digest
 from grounddesk.errors import ErrorCode, GrounddeskError
 from grounddesk.escalation import (
     ConversationEventKind,
@@ -38,9 +39,11 @@ from grounddesk.tools import ActionOrigin, VerifiedIdentity
 
 __all__ = [
     "approve_action",
+    "claim",
     "hand_back",
     "knowledge_correction",
     "reject_action",
+    "release",
     "reply",
     "resolve",
     "return_to_bot",
@@ -59,6 +62,42 @@ def _display(user: StaffUser) -> str:
 
 def _config(conversation_id: str) -> RunnableConfig:
     return {"configurable": {"thread_id": conversation_id}}
+
+
+def _audit(services: Services, kind: AuditKind, ticket: Ticket, user: StaffUser, **payload: Any) -> None:
+    """Record a person's ticket action in the audit trail (about the ticket's customer and conversation)."""
+    safe_record(
+        services.audit,
+        kind,
+        {"ticket_id": ticket.id, **payload},
+        actor=user.username,
+        subject=ticket.customer_id,
+        conversation_id=ticket.conversation_id,
+    )
+
+
+def claim(services: Services, ticket_id: str, user: StaffUser) -> Ticket:
+    """Take an open ticket.
+
+    Raises:
+        TicketNotFound: No such ticket.
+        TicketConflict: Someone else holds it.
+    """
+    ticket = services.queue.claim(ticket_id, user.username)
+    _audit(services, AuditKind.TICKET_CLAIMED, ticket, user)
+    return ticket
+
+
+def release(services: Services, ticket_id: str, user: StaffUser, *, force: bool = False) -> Ticket:
+    """Put a held ticket back in the queue (``force``: an admin releases anyone's).
+
+    Raises:
+        TicketNotFound: No such ticket.
+        TicketConflict: Someone else holds it and ``force`` is off.
+    """
+    ticket = services.queue.release(ticket_id, user.username, force=force)
+    _audit(services, AuditKind.TICKET_RELEASED, ticket, user, forced=force)
+    return ticket
 
 
 def _require_holder(ticket: Ticket, user: StaffUser) -> None:
@@ -123,6 +162,7 @@ def reply(services: Services, ticket_id: str, user: StaffUser, text: str, source
     with services.locks.hold(conversation_id):
         ticket = services.queue.record_agent_reply(ticket_id, user.username, text)
         send_human_message(services, ticket, user, text, source=source)
+    _audit(services, AuditKind.TICKET_REPLY, ticket, user, source=source, text=text_digest(text))
     logger.info("agent replied", extra={"ticket_id": ticket_id, "source": source})
     return ticket
 
@@ -158,19 +198,24 @@ def approve_action(services: Services, ticket_id: str, user: StaffUser, note: st
     pending = ticket.payload.get("pending_action") or {}
     customer_id = ticket.customer_id or pending.get("customer_id")
     identity = VerifiedIdentity(customer_id=customer_id, method="staff") if customer_id else None
-    outcome = toolbox.run(
-        action.tool,
-        action.args,
-        identity=identity,
-        origin=ActionOrigin.HUMAN_APPROVED,
-        idempotency_key=action.idempotency_key,
-    )
+    # The tool call is audited inside the ticket's scope: its conversation, the approving person as the actor.
+    with audit_scope(conversation_id=ticket.conversation_id, subject=customer_id, actor=user.username):
+        outcome = toolbox.run(
+            action.tool,
+            action.args,
+            identity=identity,
+            origin=ActionOrigin.HUMAN_APPROVED,
+            idempotency_key=action.idempotency_key,
+        )
     with services.locks.hold(ticket.conversation_id):
         services.queue.approve_action(ticket_id, user.username)
         services.queue.note(ticket_id, user.username, f"Action {action.tool} ran: {outcome.text}" + _suffix(note))
         if outcome.text:
             ticket = services.queue.record_agent_reply(ticket_id, user.username, outcome.text)
             send_human_message(services, ticket, user, outcome.text, source="action", tool=action.tool)
+    _audit(
+        services, AuditKind.TICKET_ACTION_APPROVED, ticket, user, tool=action.tool, ok=outcome.ok, note=_digest(note)
+    )
     logger.info("pending action approved", extra={"ticket_id": ticket_id, "tool": action.tool, "ok": outcome.ok})
     return services.queue.get(ticket_id)
 
@@ -181,8 +226,10 @@ def reject_action(services: Services, ticket_id: str, user: StaffUser, note: str
     Raises:
         TicketConflict: Another agent holds the ticket, or no action is waiting.
     """
-    services.queue.reject_action(ticket_id, user.username, note)
-    return services.queue.get(ticket_id)
+    action = services.queue.reject_action(ticket_id, user.username, note)
+    ticket = services.queue.get(ticket_id)
+    _audit(services, AuditKind.TICKET_ACTION_REJECTED, ticket, user, tool=action.tool, note=_digest(note))
+    return ticket
 
 
 def resolve(services: Services, ticket_id: str, user: StaffUser, note: str) -> Ticket:
@@ -191,6 +238,7 @@ def resolve(services: Services, ticket_id: str, user: StaffUser, note: str) -> T
     with services.locks.hold(conversation_id):
         ticket = services.queue.resolve(ticket_id, user.username, note)
         hand_back(services, ticket, user, note, services.service.resolved_message)
+    _audit(services, AuditKind.TICKET_RESOLVED, ticket, user, note=_digest(note))
     return ticket
 
 
@@ -200,6 +248,7 @@ def return_to_bot(services: Services, ticket_id: str, user: StaffUser, summary: 
     with services.locks.hold(conversation_id):
         ticket = services.queue.return_to_bot(ticket_id, user.username, summary)
         hand_back(services, ticket, user, summary, services.service.returned_message)
+    _audit(services, AuditKind.TICKET_RETURNED, ticket, user, summary=_digest(summary))
     return ticket
 
 
@@ -212,7 +261,7 @@ def knowledge_correction(services: Services, ticket_id: str, user: StaffUser, ti
         TicketNotFound: No such ticket.
         GrounddeskError: The text could not be imported.
     """
-    services.queue.get(ticket_id)
+    ticket = services.queue.get(ticket_id)
     slug = path_doc_id(PurePath(title.strip()))
     doc_id = f"corrections/{slug}"
     results = load_bytes(f"# {title.strip()}\n\n{text.strip()}\n".encode(), filename=f"{slug}.md", doc_id=doc_id)
@@ -222,7 +271,21 @@ def knowledge_correction(services: Services, ticket_id: str, user: StaffUser, ti
         raise GrounddeskError(error.detail, code=ErrorCode(error.code))
     item = (report.imported or report.unchanged)[0]
     services.queue.note(ticket_id, user.username, f"Proposed a knowledge correction: {item.doc_id}@{item.version}")
+    # Traced by erasure: a correction drafted from a customer's ticket may quote them.
+    _audit(
+        services,
+        AuditKind.TICKET_KNOWLEDGE_CORRECTION,
+        ticket,
+        user,
+        doc_id=item.doc_id,
+        version=item.version,
+        status=item.status,
+    )
     return {"doc_id": item.doc_id, "version": item.version, "status": item.status}
+
+
+def _digest(text: str | None) -> dict[str, Any] | None:
+    return text_digest(text) if text else None
 
 
 def _suffix(note: str | None) -> str:

@@ -1,7 +1,7 @@
 """A customer message, from its arrival to the bot's reply or the human queue.
 
 1. The message is masked and stored as a ``customer_message`` event (idempotent by ``client_message_id``: a re-send
-   returns the stored seq and runs nothing again). Stores for one conversation take turns, so seqs follow arrival.
+   returns the stored seq). Stores for one conversation take turns, so seqs follow arrival.
 2. A per-conversation worker runs the turns in that order. The agent is synchronous: each turn runs in a worker
    thread, holding the conversation's lock so that a support agent's action never interleaves with it.
 3. The outcome becomes events: ``token`` pieces then ``answer``/``clarify``; or ``handoff`` plus a ticket in the
@@ -9,6 +9,14 @@
    customer: the message is added to the ticket and pushed to the console.
 
 Events reach sockets through the :class:`~grounddesk.escalation.EventHub`; the database stays the source of truth.
+
+A re-send finishes what a crash cut short, and never runs a turn twice. The process may die (``kill -9``) at any
+point between storing a message and storing its reply, and the widget re-sends every message it has no reply to,
+with the same ``client_message_id``. A re-sent message that already has its reply (or, while a person owns the
+conversation, is already on the ticket) changes nothing. Otherwise, if its turn ran (the agent's checkpoint keeps
+each client message id's result), the stored result is delivered: the reply, or the ticket and the hand-off (the
+ticket is opened before the hand-off event, so a hand-off the customer saw always has its ticket). If its turn never
+ran, it runs now.
 """
 
 from __future__ import annotations
@@ -28,14 +36,17 @@ from grounddesk.agent.types import ConversationContext
 from grounddesk.api.auth_tokens import CustomerClaims
 from grounddesk.api.events import api_citations, confidence_label, live_event, word_chunks
 from grounddesk.api.services import Services
+from grounddesk.audit import AuditKind, safe_record
 from grounddesk.connectors.types import ConnectorError
 from grounddesk.escalation import (
     TICKETS_CHANNEL,
     ConversationEvent,
     ConversationEventKind,
     ConversationMode,
+    ConversationNotFound,
     PendingAction,
     Ticket,
+    TicketEventKind,
     agents_available,
     conversation_channel,
     open_ticket_for,
@@ -46,6 +57,8 @@ __all__ = ["Accepted", "ChatService"]
 logger = logging.getLogger(__name__)
 
 _ERROR_TEXT = "Sorry, something went wrong on our side. Please send your message again in a moment."
+#: Events that answer a customer message (the error note of a failed turn does not: a re-send runs the turn).
+_REPLIES = frozenset({ConversationEventKind.ANSWER, ConversationEventKind.CLARIFY, ConversationEventKind.HANDOFF})
 
 
 @dataclass(frozen=True)
@@ -63,6 +76,7 @@ class _Job:
     text: str
     masked: str
     seq: int
+    resent: bool = False
 
 
 class ChatService:
@@ -77,18 +91,30 @@ class ChatService:
         self._store_locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._queues: dict[str, asyncio.Queue[_Job]] = {}
         self._workers: set[asyncio.Task[None]] = set()
+        # (conversation id, client message id) of queued or running jobs: a re-send of one of them adds nothing.
+        self._pending: set[tuple[str, str]] = set()
 
     async def accept(self, claims: CustomerClaims, client_message_id: str, text: str) -> Accepted:
         """Store a customer message and queue its turn (not waiting for the turn).
+
+        A re-sent ``client_message_id`` is stored once; it queues a job only when its reply is missing (the
+        process died before giving it) and no job for it is queued already. That job delivers the stored outcome
+        of the turn, or runs the turn if it never ran (see the module docstring).
 
         Raises:
             ConversationNotFound: The conversation does not exist.
         """
         conversation_id = claims.conversation_id
+        key = (conversation_id, client_message_id)
         async with self._store_lock(conversation_id):
             event = await run_in_threadpool(self._store, conversation_id, client_message_id, text)
-            if not event.duplicate:
-                job = _Job(claims, client_message_id, text, event.text, event.seq)
+            queue_it = not event.duplicate or (
+                key not in self._pending
+                and await run_in_threadpool(self._unanswered, conversation_id, client_message_id)
+            )
+            if queue_it:
+                self._pending.add(key)
+                job = _Job(claims, client_message_id, text, event.text, event.seq, resent=event.duplicate)
                 self._enqueue(conversation_id, job)
         return Accepted(seq=event.seq, duplicate=event.duplicate)
 
@@ -115,6 +141,9 @@ class ChatService:
                 del self._store_locks[conversation_id]
             else:
                 self._store_locks[conversation_id] = (lock, users - 1)
+
+    def _unanswered(self, conversation_id: str, client_message_id: str) -> bool:
+        return self.services.conversations.find_reply(conversation_id, client_message_id, _REPLIES) is None
 
     def _store(self, conversation_id: str, client_message_id: str, text: str) -> ConversationEvent:
         masked = self.services.guard.inspect(text).masked_text
@@ -146,6 +175,8 @@ class ChatService:
                     await run_in_threadpool(self._run_turn, job)
                 except Exception:
                     logger.exception("turn failed", extra={"conversation_id": conversation_id})
+                finally:
+                    self._pending.discard((conversation_id, job.client_message_id))
         finally:
             # Nothing awaits between the empty check and this removal, so no job can be left behind.
             if self._queues.get(conversation_id) is queue:
@@ -163,7 +194,11 @@ class ChatService:
             channel="web",
         )
         with services.locks.hold(conversation_id):
+            if not self._exists(conversation_id):  # erased while the turn waited: nothing to answer or to store
+                return
             try:
+                if job.resent and self._recover(job):
+                    return
                 result = services.agent.turn(
                     conversation_id, job.text, context=context, client_message_id=job.client_message_id
                 )
@@ -172,16 +207,45 @@ class ChatService:
                 logger.exception("a turn failed", extra={"conversation_id": conversation_id})
                 self._append(job, ConversationEventKind.SYSTEM, _ERROR_TEXT, {"type": "error"})
 
+    def _recover(self, job: _Job) -> bool:
+        """Finish a re-sent message's work that a crash cut short; False when its turn never ran (run it now).
+
+        Runs under the conversation's lock, so nothing else changes the conversation meanwhile.
+        """
+        services = self.services
+        conversation_id = job.claims.conversation_id
+        if not self._unanswered(conversation_id, job.client_message_id):
+            return True
+        results = services.agent.state(conversation_id).get("results") or {}
+        earlier = results.get(job.client_message_id)
+        if earlier is not None:
+            logger.info(
+                "delivering the stored outcome of a turn whose reply was lost",
+                extra={"conversation_id": conversation_id, "decision": earlier.get("decision")},
+            )
+            update = {"conversation_id": conversation_id, "duplicate": True}
+            self._handle(job, TurnResult.model_validate({**earlier, **update}))
+            return True
+        return self._on_ticket(job)
+
+    def _on_ticket(self, job: _Job) -> bool:
+        """Whether the message was already forwarded to the conversation's active ticket."""
+        queue = self.services.queue
+        ticket = queue.active_for_conversation(job.claims.conversation_id)
+        if ticket is None:
+            return False
+        return any(
+            event.kind is TicketEventKind.CUSTOMER_MESSAGE and event.data.get("seq") == job.seq
+            for event in queue.events(ticket.id)
+        )
+
     def _handle(self, job: _Job, result: TurnResult) -> None:
         if result.decision == "forwarded":
             self._forward(job)
-        elif result.duplicate:
-            if self.services.conversations.find_reply(job.claims.conversation_id, job.client_message_id) is None:
-                self._reply(job, result, stream=False)
         elif result.decision == "escalate":
             self._escalate(job, result)
         else:
-            self._reply(job, result, stream=True)
+            self._reply(job, result, stream=not result.duplicate)
 
     def _append(self, job: _Job, kind: ConversationEventKind, text: str, payload: dict[str, Any]) -> None:
         self.services.conversations.append(
@@ -194,9 +258,6 @@ class ChatService:
         )
 
     def _reply(self, job: _Job, result: TurnResult, *, stream: bool) -> None:
-        if result.decision == "escalate":
-            self._append(job, ConversationEventKind.HANDOFF, result.answer or "", {"decision": "escalate"})
-            return
         text = result.answer or ""
         if stream:
             channel = conversation_channel(job.claims.conversation_id)
@@ -222,9 +283,11 @@ class ChatService:
             "confidence_label": confidence_label(result.confidence),
             "reasons": list(result.reasons),
         }
-        self._append(job, ConversationEventKind.HANDOFF, result.answer or "", payload)
-        services.conversations.set_mode(conversation_id, ConversationMode.PENDING_HUMAN)
+        # The ticket first: a crash before the hand-off event leaves the message unanswered, so its re-send
+        # comes back here, finds the ticket (opening is idempotent) and adds the hand-off.
         ticket = self._open_ticket(job, result.escalation or services.agent.pending_escalation(conversation_id) or {})
+        services.conversations.set_mode(conversation_id, ConversationMode.PENDING_HUMAN)
+        self._append(job, ConversationEventKind.HANDOFF, result.answer or "", payload)
         settings = services.escalation
         if not agents_available(services.clock(), settings, services.presence.count):
             self._append(job, ConversationEventKind.SYSTEM, settings.no_agent_message, {"type": "no_agent"})
@@ -235,7 +298,7 @@ class ChatService:
 
     def _open_ticket(self, job: _Job, escalation: dict[str, Any]) -> Ticket:
         customer_id = escalation.get("customer_id") or job.claims.customer_id
-        return open_ticket_for(
+        ticket = open_ticket_for(
             self.services.queue,
             job.claims.conversation_id,
             escalation or {"reason": "needs_human"},
@@ -243,6 +306,25 @@ class ChatService:
             tier=self._tier(customer_id),
             pending_action=_pending_action(escalation.get("pending_action")),
         )
+        audited = {"ticket_id": ticket.id, "reason": ticket.reason, "priority": ticket.priority.value}
+        if ticket.pending_action is not None:
+            audited["pending_action"] = ticket.pending_action.tool
+        safe_record(
+            self.services.audit,
+            AuditKind.TICKET_OPENED,
+            audited,
+            actor="bot",
+            subject=customer_id or None,
+            conversation_id=job.claims.conversation_id,
+        )
+        return ticket
+
+    def _exists(self, conversation_id: str) -> bool:
+        try:
+            self.services.conversations.get(conversation_id)
+        except ConversationNotFound:
+            return False
+        return True
 
     def _tier(self, customer_id: str | None) -> str:
         crm = self.services.crm

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import builtins
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
@@ -230,22 +230,27 @@ class ConversationStore:
             ).mappings()
             return [ConversationEvent.model_validate(dict(row)) for row in rows]
 
-    def find_reply(self, conversation_id: str, client_message_id: str) -> ConversationEvent | None:
-        """The first event that answers the customer message ``client_message_id`` (its ``reply_to``), if any."""
+    def find_reply(
+        self,
+        conversation_id: str,
+        client_message_id: str,
+        kinds: Collection[ConversationEventKind] | None = None,
+    ) -> ConversationEvent | None:
+        """The first event that answers the customer message ``client_message_id`` (its ``reply_to``), if any.
+
+        Args:
+            conversation_id: The conversation.
+            client_message_id: The customer message's id.
+            kinds: Only events of these kinds (e.g. a real reply, not the error note of a failed turn).
+        """
+        query = select(conversation_events).where(
+            conversation_events.c.conversation_id == conversation_id,
+            conversation_events.c.reply_to == client_message_id,
+        )
+        if kinds is not None:
+            query = query.where(conversation_events.c.kind.in_([ConversationEventKind(k).value for k in kinds]))
         with self._read.begin() as conn:
-            row = (
-                conn.execute(
-                    select(conversation_events)
-                    .where(
-                        conversation_events.c.conversation_id == conversation_id,
-                        conversation_events.c.reply_to == client_message_id,
-                    )
-                    .order_by(conversation_events.c.seq)
-                    .limit(1)
-                )
-                .mappings()
-                .first()
-            )
+            row = conn.execute(query.order_by(conversation_events.c.seq).limit(1)).mappings().first()
         return None if row is None else ConversationEvent.model_validate(dict(row))
 
     def set_mode(self, conversation_id: str, mode: ConversationMode | str) -> Conversation:

@@ -55,6 +55,8 @@ DEFAULT_REASON_PRIORITIES: dict[str, Priority] = {
     "vulnerable_customer": Priority.HIGH,
     "bereavement": Priority.HIGH,
     "complaint": Priority.HIGH,
+    # Someone got the model to repeat its instructions: a person should look at the conversation soon.
+    "canary_leak": Priority.HIGH,
     # Work the bot cannot do on its own.
     "customer_requested_human": Priority.NORMAL,
     "customer_request": Priority.NORMAL,
@@ -62,6 +64,7 @@ DEFAULT_REASON_PRIORITIES: dict[str, Priority] = {
     "needs_account_access": Priority.NORMAL,
     "account_closure": Priority.NORMAL,
     "tool_failure": Priority.NORMAL,
+    "tool_budget_exhausted": Priority.NORMAL,
     "knowledge_unavailable": Priority.NORMAL,
     "llm_unavailable": Priority.NORMAL,
     "low_confidence": Priority.NORMAL,

@@ -18,7 +18,7 @@ import ast
 import hashlib
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,7 +35,7 @@ from grounddesk.agent.compose import CachedEmbedder, ExtractiveComposer
 from grounddesk.agent.confidence import DEFAULT_PRIORS, FITTED_FEATURES, ConfidenceModel, ConfidenceScorer
 from grounddesk.agent.types import DecisionKind
 from grounddesk.config import Settings
-from grounddesk.evals.datasets import load_retrieval_dataset, read_jsonl
+from grounddesk.evals.datasets import RetrievalDataset, load_retrieval_dataset, read_jsonl
 from grounddesk.evals.metrics import auroc, expected_calibration_error
 from grounddesk.evals.retrieval import open_eval_knowledge_base
 from grounddesk.knowledge.service import ProgressFn
@@ -144,6 +144,8 @@ def collect_cases(
     embedder: Embedder | None = None,
     progress: ProgressFn | None = None,
     query_fn: QueryFn | None = None,
+    dataset: RetrievalDataset | None = None,
+    task_ids: Collection[str] | None = None,
 ) -> list[Case]:
     """Retrieve, compose and compute the confidence features of every MTRAG-UN task.
 
@@ -154,12 +156,17 @@ def collect_cases(
         progress: Called as ``progress(done, total, label)``.
         query_fn: Turns a task record into the retrieval query (default :func:`rewritten_query`, the agent's
             own follow-up rewriter, so the features match what the agent computes at run time).
+        dataset: The passages and qrels (default: all of MTRAG-UN; the quick eval passes a subset).
+        task_ids: Only these tasks (default: all).
     """
     from grounddesk.wiring import build_embedder
 
     cfg = settings or Settings()
     tasks = _tasks(data_dir)
-    dataset = load_retrieval_dataset("mtrag", data_dir)
+    if task_ids is not None:
+        wanted = set(task_ids)
+        tasks = [t for t in tasks if t["task_id"] in wanted]
+    dataset = dataset or load_retrieval_dataset("mtrag", data_dir)
     qrels = {q.id: q.relevant for q in dataset.queries}
     vectors = CachedEmbedder(embedder or build_embedder(cfg))
     composer = ExtractiveComposer(vectors)
@@ -312,6 +319,9 @@ def run_answerability_eval(
     query_fn: QueryFn | None = None,
     calibration: CalibrationFile | None = None,
     folds: int = _FOLDS,
+    dataset: RetrievalDataset | None = None,
+    task_ids: Collection[str] | None = None,
+    details: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run the answerability eval on MTRAG-UN.
 
@@ -324,6 +334,10 @@ def run_answerability_eval(
         query_fn: Turns a task into the retrieval query (default :func:`rewritten_query`).
         calibration: The calibration in use (default: the packaged file), reported under ``calibration_in_use``.
         folds: Cross-validation folds (by conversation).
+        dataset: The passages and qrels (default: all of MTRAG-UN).
+        task_ids: Only these tasks (default: all).
+        details: When given, filled with the per-task figures behind the headline (``task_ids``, ``classes``,
+            ``labels``, ``probabilities``, ``decisions``) for plots; the returned document does not change.
 
     Returns:
         ``{"dataset": "mtrag", "cases", "auroc", "ece", "answered_rate_answerable", "declined_rate_unanswerable",
@@ -334,14 +348,31 @@ def run_answerability_eval(
     limits = thresholds or Thresholds()
     in_use = calibration or load_calibration(None)
     threshold = limits.answer if limits.answer is not None else in_use.answer_threshold
-    cases = collect_cases(data_dir, settings=settings, embedder=embedder, progress=progress, query_fn=query_fn)
+    cases = collect_cases(
+        data_dir,
+        settings=settings,
+        embedder=embedder,
+        progress=progress,
+        query_fn=query_fn,
+        dataset=dataset,
+        task_ids=task_ids,
+    )
     features = [c.features for c in cases]
     labels = [c.label for c in cases]
     groups = [c.conversation for c in cases]
     cv_probs = cross_validated_probabilities(
         features, labels, groups, FITTED_FEATURES, folds=folds, priors=DEFAULT_PRIORS
     )
-    _, headline = _rates(cv_probs, cases, threshold, limits.clarify)
+    decisions, headline = _rates(cv_probs, cases, threshold, limits.clarify)
+    if details is not None:
+        details.update(
+            task_ids=[c.task_id for c in cases],
+            classes=[c.answerability for c in cases],
+            labels=[c.label for c in cases],
+            probabilities=list(cv_probs),
+            decisions=list(decisions),
+            threshold=threshold,
+        )
     full = fit_model(features, labels, groups, FITTED_FEATURES, priors=DEFAULT_PRIORS)
     _, in_sample = _rates([full.probability(f) for f in features], cases, threshold, limits.clarify)
     _, shipped = _rates([in_use.probability(f) for f in features], cases, threshold, limits.clarify)

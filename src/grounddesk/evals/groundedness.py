@@ -42,6 +42,7 @@ def run_groundedness_validation(
     embedder: Embedder | None = None,
     settings: SupportSettings | None = None,
     progress: ProgressFn | None = None,
+    every: int = 1,
 ) -> dict[str, Any]:
     """Score every human-rated MTRAG response with the support checker and compare with the ratings.
 
@@ -50,6 +51,7 @@ def run_groundedness_validation(
         embedder: Adds the semantic part of the checker; without it only the lexical figures are computed.
         settings: The checker's weights.
         progress: Called as ``progress(done, total, label)``.
+        every: Score every ``every``-th response only (the quick eval); 1 scores them all.
 
     Returns:
         ``{"dataset": "mtrag-human", "responses", "faithful", "mean": {"spearman", "auroc"}, "min": {...},
@@ -59,7 +61,7 @@ def run_groundedness_validation(
         GrounddeskError: ``dataset_error`` when the file is missing.
     """
     started = time.perf_counter()
-    records = _records(data_dir)
+    records = _records(data_dir)[:: max(1, every)]
     checkers = {"lexical_only": SupportChecker(None, settings)}
     if embedder is not None:
         checkers["combined"] = SupportChecker(embedder, settings)

@@ -79,8 +79,11 @@ def run_retrieval_eval(
     embedder: Embedder | None = None,
     progress: ProgressFn | None = None,
     build: Callable[[Settings, Embedder | None], KnowledgeBase] | None = None,
+    dataset: RetrievalDataset | None = None,
 ) -> dict[str, Any]:
     """Index a dataset's knowledge on the embedded defaults and score ``mode`` and BM25 on its queries.
+
+    ``dataset`` replaces the set read by ``name`` (the quick eval passes a subset; its index is cached apart).
 
     Returns:
         ``{"dataset", "mode", "queries", "metrics", "baseline": {"name": "bm25", "metrics"}, "took_s", ...}``;
@@ -89,9 +92,9 @@ def run_retrieval_eval(
     from grounddesk.wiring import build_knowledge_base
 
     started = time.perf_counter()
-    dataset = load_retrieval_dataset(name, data_dir)
+    dataset = dataset or load_retrieval_dataset(name, data_dir)
     kb = (build or (lambda s, e: build_knowledge_base(s, embedder=e)))(
-        eval_settings(settings or Settings(), name), embedder
+        eval_settings(settings or Settings(), dataset.name), embedder
     )
     try:
         errors = index_dataset(kb, dataset, progress)

@@ -65,9 +65,13 @@ def load_histories(data_dir: Path) -> dict[str, tuple[str, list[tuple[str, str]]
 
 
 def _indexed(
-    settings: Settings, embedder: Embedder | None, data_dir: Path, progress: ProgressFn | None
+    settings: Settings,
+    embedder: Embedder | None,
+    data_dir: Path,
+    progress: ProgressFn | None,
+    dataset: RetrievalDataset | None = None,
 ) -> tuple[KnowledgeBase, RetrievalDataset]:
-    dataset = load_retrieval_dataset("mtrag", data_dir)
+    dataset = dataset or load_retrieval_dataset("mtrag", data_dir)
     return open_eval_knowledge_base(dataset, settings, embedder, progress), dataset
 
 
@@ -79,6 +83,7 @@ def run_rewrite_eval(
     mode: SearchMode = "hybrid",
     rewrite: Callable[[str, list[tuple[str, str]]], str] = rewrite_followup,
     progress: ProgressFn | None = None,
+    dataset: RetrievalDataset | None = None,
 ) -> dict[str, Any]:
     """Score the last turn, the last turn with the earlier user turns, and the rewrite on MTRAG-UN.
 
@@ -89,6 +94,7 @@ def run_rewrite_eval(
         mode: ``hybrid`` (default), ``dense`` or ``sparse``.
         rewrite: The rewriting function under test.
         progress: Called as ``progress(done, total, what)``.
+        dataset: The passages and queries (default: all of MTRAG-UN; the quick eval passes a subset).
 
     Returns:
         ``{"dataset": "mtrag", "mode", "queries", "rewritten", "ndcg@10": {variant: value},
@@ -97,7 +103,7 @@ def run_rewrite_eval(
     """
     started = time.perf_counter()
     histories = load_histories(data_dir)
-    kb, dataset = _indexed(settings or Settings(), embedder, data_dir, progress)
+    kb, dataset = _indexed(settings or Settings(), embedder, data_dir, progress, dataset)
     try:
         joined = {q.id: q.text for q in dataset.variants["with_history"]}
         texts: dict[str, list[str]] = {v: [] for v in VARIANTS}

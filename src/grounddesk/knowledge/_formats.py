@@ -108,7 +108,8 @@ def metadata_value(value: Any) -> MetadataValue | None:
     if isinstance(value, list | tuple) and all(_is_scalar(item) for item in value):
         return [_one_line(str(item)) for item in value if item is not None]
     try:
-        return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))
+        # Cleaned like any text: a lone surrogate nested in the value must not reach a store.
+        return _one_line(json.dumps(value, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":")))
     except (TypeError, ValueError):
         return None
 
@@ -255,7 +256,9 @@ def _parse_markdown(data: bytes) -> Parsed:
         raw_id = front.pop("doc_id", None)
     if raw_id is not None and (isinstance(raw_id, bool) or not isinstance(raw_id, str | int)):
         raise LoaderError("the front matter 'id' must be a string or an integer", code=ErrorCode.INVALID_RECORD)
-    metadata = {str(key): value for key, raw in front.items() if (value := metadata_value(raw)) is not None}
+    metadata = {
+        (_one_line(str(key)) or "_"): value for key, raw in front.items() if (value := metadata_value(raw)) is not None
+    }
     return Parsed(
         text=body,
         title=title or None,

@@ -151,7 +151,8 @@ def load_bytes(
     Returns:
         The results, as :func:`load_path` gives them.
     """
-    name = PurePath(filename).name or "upload"
+    # The client names an upload: control characters and lone surrogates in it would reach the id, title and URI.
+    name = " ".join(clean_text(PurePath(filename).name).split()) or "upload"
     path = Path(name)
     source = _Source(
         path=path,

@@ -20,6 +20,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from grounddesk.audit.hooks import safe_record
+from grounddesk.audit.types import AuditKind, AuditSink
 from grounddesk.errors import ErrorCode, GrounddeskError
 from grounddesk.knowledge.chunking import Chunk, Chunker
 from grounddesk.knowledge.loaders import LoadResult, content_hash, load_paths
@@ -108,6 +110,9 @@ class KnowledgeBase:
         sparse: BM25 term weights.
         searcher: Hybrid search over ``store``.
         files_dir: Where each version's normalised text and original file are kept.
+        audit: Where approvals, retirements and deletions are recorded; None: nowhere.
+        prepare_chunks: Called with the texts of each import's new chunks (and the progress callback) before
+            the index is built: the wiring embeds their answer sentences here, so turns do not.
     """
 
     def __init__(
@@ -119,7 +124,12 @@ class KnowledgeBase:
         sparse: BM25Encoder,
         searcher: HybridSearcher,
         files_dir: Path,
+        *,
+        audit: AuditSink | None = None,
+        prepare_chunks: Callable[[Sequence[str], ProgressFn | None], None] | None = None,
     ) -> None:
+        self.audit = audit
+        self.prepare_chunks = prepare_chunks
         self.registry = registry
         self.store = store
         self.embedder = embedder
@@ -193,6 +203,11 @@ class KnowledgeBase:
             for i, item in enumerate(group):
                 item_vectors = [vectors[(i, j)] for j in range(len(item.chunks))]
                 self._register(item, item_vectors, report, audiences, owner, actor, effective_from, effective_until)
+        if report.imported and self.prepare_chunks is not None:
+            # Work the agent would otherwise do in every turn (sentence vectors), done once here.
+            new_docs = {item.doc_id for item in report.imported}
+            texts = [c.text for item in pending if item.document.doc_id in new_docs for c in item.chunks]
+            self.prepare_chunks(texts, progress)
         if report.imported and isinstance(self.store, Optimizable):
             if progress:
                 progress(0, 1, "indexing")
@@ -356,6 +371,8 @@ class KnowledgeBase:
                     self.store.set_visibility(doc_id, published.previous_version, visible_until=NEVER)
             raise
         self.store.purge_hidden(published.new_generation - 1)
+        event = {"doc_id": doc_id, "version": published.version, "previous_version": published.previous_version}
+        safe_record(self.audit, AuditKind.KNOWLEDGE_APPROVED, event, actor=actor)
         return published.version
 
     def retire(self, doc_id: str, *, actor: str = "system") -> int:
@@ -370,6 +387,8 @@ class KnowledgeBase:
                 self.store.set_visibility(doc_id, retired.version, visible_until=NEVER)
             raise
         self.store.purge_hidden(retired.new_generation - 1)
+        event = {"doc_id": doc_id, "version": retired.version}
+        safe_record(self.audit, AuditKind.KNOWLEDGE_RETIRED, event, actor=actor)
         return retired.version
 
     def delete(self, doc_id: str, *, actor: str = "system") -> DeleteResult:
@@ -389,7 +408,9 @@ class KnowledgeBase:
         if parent.exists() and not any(parent.iterdir()):
             parent.rmdir()
         deleted = self.registry.delete_document(doc_id, actor)
-        return DeleteResult(doc_id=doc_id, sql_rows=deleted.rows_deleted, chunks=chunks, files=files)
+        result = DeleteResult(doc_id=doc_id, sql_rows=deleted.rows_deleted, chunks=chunks, files=files)
+        safe_record(self.audit, AuditKind.KNOWLEDGE_DELETED, result.model_dump(mode="json"), actor=actor)
+        return result
 
     def version_text(self, doc_id: str, version: int) -> str:
         """The normalised text of a version, as it was imported."""

@@ -13,7 +13,9 @@ from grounddesk.tools.catalog import (
 from grounddesk.tools.toolbox import Toolbox, ToolCall, action_key
 from grounddesk.tools.types import (
     ActionOrigin,
+    CallBudget,
     PendingAction,
+    ToolBudgetExhausted,
     ToolNotAllowed,
     ToolOutcome,
     ToolTier,
@@ -23,6 +25,7 @@ from grounddesk.tools.types import (
 __all__ = [
     "ActionOrigin",
     "AddCaseCommentArgs",
+    "CallBudget",
     "CaseArgs",
     "CreateCaseArgs",
     "LookupCustomerArgs",
@@ -30,6 +33,7 @@ __all__ = [
     "PendingAction",
     "RequestReturnArgs",
     "SupportTool",
+    "ToolBudgetExhausted",
     "ToolCall",
     "ToolNotAllowed",
     "ToolOutcome",

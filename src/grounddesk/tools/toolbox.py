@@ -27,9 +27,20 @@ from pydantic import BaseModel, ValidationError
 from grounddesk.connectors.resilience import idempotency_key as action_key
 from grounddesk.errors import ErrorCode, GrounddeskError
 from grounddesk.tools.catalog import SupportTool
-from grounddesk.tools.types import ActionOrigin, ToolNotAllowed, ToolOutcome, ToolTier, VerifiedIdentity
+from grounddesk.tools.types import (
+    ActionOrigin,
+    CallBudget,
+    ToolNotAllowed,
+    ToolOutcome,
+    ToolTier,
+    VerifiedIdentity,
+)
 
-__all__ = ["ToolCall", "Toolbox", "action_key"]
+__all__ = ["DEFAULT_CALL_BUDGET", "ToolCall", "Toolbox", "action_key"]
+
+#: Tool runs one conversation may make before the agent hands it to a person (a loop or an abuse, not a
+#: customer: a long support conversation makes a handful).
+DEFAULT_CALL_BUDGET = 40
 
 logger = logging.getLogger(__name__)
 
@@ -58,11 +69,23 @@ class Toolbox:
     Args:
         tools: The tools the configured back-ends offer (:func:`grounddesk.tools.catalog.support_tools`).
         on_call: Called after every run (audit trail); must not raise.
+        call_budget: Tool runs one conversation may make (see :meth:`budget`); None: no limit.
     """
 
-    def __init__(self, tools: Sequence[SupportTool], *, on_call: Callable[[ToolCall], None] | None = None) -> None:
+    def __init__(
+        self,
+        tools: Sequence[SupportTool],
+        *,
+        on_call: Callable[[ToolCall], None] | None = None,
+        call_budget: int | None = DEFAULT_CALL_BUDGET,
+    ) -> None:
         self._tools = {tool.name: tool for tool in tools}
         self.on_call = on_call
+        self.call_budget = call_budget
+
+    def budget(self, used: int = 0) -> CallBudget:
+        """A conversation's budget of tool runs, ``used`` of them spent already."""
+        return CallBudget(self.call_budget, used)
 
     def __contains__(self, name: object) -> bool:
         return name in self._tools
@@ -123,16 +146,28 @@ class Toolbox:
         identity: VerifiedIdentity | None,
         origin: ActionOrigin,
         idempotency_key: str,
+        budget: CallBudget | None = None,
     ) -> ToolOutcome:
         """Run a tool after the gate; connector errors propagate (the agent escalates with ``tool_failure``).
 
+        Args:
+            name: The tool.
+            args: Its arguments (checked against its schema).
+            identity: The verified customer, if any.
+            origin: Why it runs (the tier gate).
+            idempotency_key: Makes a retried write happen once.
+            budget: The conversation's budget of tool runs, spent by one if the run goes ahead.
+
         Raises:
             ToolNotAllowed: The tier or identity check failed.
+            ToolBudgetExhausted: ``budget`` is spent.
             GrounddeskError: Invalid arguments.
             ConnectorError: The back-end failed.
         """
         tool = self.check(name, identity=identity, origin=origin)
         parsed = self.validate(name, args)
+        if budget is not None:
+            budget.spend(name)
         ok, code = False, None
         try:
             outcome = tool.run(parsed, identity, idempotency_key)
@@ -175,18 +210,25 @@ class Toolbox:
         identity: VerifiedIdentity | None,
         origin: ActionOrigin,
         key_for: Callable[[str, Mapping[str, Any]], str],
+        budget: CallBudget | None = None,
     ) -> list[StructuredTool]:
         """The tools as LangChain structured tools bound to one turn's identity and origin (for LLM agents).
 
         The gate still applies: a model that calls ``create_case`` with ``CUSTOMER_REQUEST`` gets
-        :class:`ToolNotAllowed`, whatever its prompt said.
+        :class:`ToolNotAllowed`, whatever its prompt said; and with a ``budget`` a model that loops on tools
+        gets :class:`~grounddesk.tools.types.ToolBudgetExhausted` once it is spent.
         """
         out = []
         for tool in self._tools.values():
 
             def call(_name: str = tool.name, **kwargs: Any) -> str:
                 outcome = self.run(
-                    _name, kwargs, identity=identity, origin=origin, idempotency_key=key_for(_name, kwargs)
+                    _name,
+                    kwargs,
+                    identity=identity,
+                    origin=origin,
+                    idempotency_key=key_for(_name, kwargs),
+                    budget=budget,
                 )
                 return outcome.text
 

@@ -15,6 +15,7 @@ produce either origin.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -24,7 +25,9 @@ from grounddesk.errors import ErrorCode, GrounddeskError
 
 __all__ = [
     "ActionOrigin",
+    "CallBudget",
     "PendingAction",
+    "ToolBudgetExhausted",
     "ToolNotAllowed",
     "ToolOutcome",
     "ToolTier",
@@ -87,3 +90,33 @@ class ToolNotAllowed(GrounddeskError):
     """A tool was asked to run without the permission its tier needs (the code-level injection defence)."""
 
     code = ErrorCode.TOOL_NOT_ALLOWED
+
+
+class ToolBudgetExhausted(ToolNotAllowed):
+    """A conversation has used up its tool runs: the agent hands it to a person (``tool_budget_exhausted``)."""
+
+    code = ErrorCode.TOOL_BUDGET_EXHAUSTED
+
+
+@dataclass
+class CallBudget:
+    """The tool runs a conversation may still make: ``limit`` in all (None: no limit), ``used`` so far.
+
+    The agent keeps ``used`` in the conversation's checkpointed state, so the budget holds across turns, restarts
+    and replicas; :meth:`Toolbox.run <grounddesk.tools.toolbox.Toolbox.run>` spends it.
+    """
+
+    limit: int | None
+    used: int = 0
+
+    def spend(self, tool: str) -> None:
+        """Count one run of ``tool``.
+
+        Raises:
+            ToolBudgetExhausted: ``limit`` runs were made already.
+        """
+        if self.limit is not None and self.used >= self.limit:
+            raise ToolBudgetExhausted(
+                f"this conversation has used its {self.limit} tool runs", tool=tool, limit=self.limit
+            )
+        self.used += 1

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from pydantic import SecretStr
@@ -128,14 +128,15 @@ class Stack:
 STAFF = {"kim": Role.AGENT, "lee": Role.AGENT, "maya": Role.KNOWLEDGE_MANAGER, "root": Role.ADMIN}
 
 
-def start_stack(settings: Settings, embedder: HashingEmbedder) -> Stack:
+def start_stack(settings: Settings, embedder: HashingEmbedder, *, lifespan: Literal["on", "off"] = "off") -> Stack:
+    """The service on a free port; with ``lifespan="on"`` stopping it waits for the turns still running."""
     clock = FakeClock()
     services = build_services(settings, embedder=embedder, clock=clock)
     try:
         for username, role in STAFF.items():
             services.staff.create_user(username, PASSWORD, role, display_name=username.title())
         tokens = {name: services.staff.login(name, PASSWORD)[0] for name in STAFF}
-        server = AsgiServer(create_app(settings, services=services), ws="websockets-sansio").start()
+        server = AsgiServer(create_app(settings, services=services), ws="websockets-sansio", lifespan=lifespan).start()
     except BaseException:
         services.close()
         raise

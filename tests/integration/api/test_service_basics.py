@@ -73,13 +73,13 @@ def test_invalid_input_is_422_with_a_code_and_a_sentence(stack: Stack, client: T
     conversation = client.post("/v1/conversations", json={"identity": None}).json()
     response = client.post(
         f"/v1/conversations/{conversation['id']}/messages",
-        json={"client_message_id": "", "text": "x" * 4001},
+        json={"client_message_id": "", "text": ""},
         headers={"Authorization": f"Bearer {conversation['token']}"},
     )
     assert response.status_code == 422
     body = response.json()
     assert body["code"] == "invalid_input"
-    assert "client_message_id" in body["detail"] and "text" in body["detail"] and "4000" in body["detail"]
+    assert "client_message_id" in body["detail"] and "text" in body["detail"] and "at least 1" in body["detail"]
     not_json = client.post("/v1/conversations", content=b"{", headers={"Content-Type": "application/json"})
     assert not_json.status_code == 422 and not_json.json()["code"] == "invalid_input"
     missing = client.get("/v1/tickets/no-such-ticket", headers=stack.staff("kim"))

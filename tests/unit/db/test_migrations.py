@@ -8,6 +8,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
 import grounddesk.api.auth_tables  # registers the staff users, sessions and API keys on the shared metadata
+import grounddesk.audit.tables  # registers the audit trail on the shared metadata
 import grounddesk.connectors.ledger  # registers the connector ledger on the shared metadata
 import grounddesk.escalation.tables
 import grounddesk.knowledge.tables  # noqa: F401  (registers the registry's tables on the shared metadata)
@@ -16,6 +17,7 @@ from grounddesk.db import create_engine_for, current_revision, downgrade, head_r
 REGISTRY_TABLES = {"documents", "document_versions", "document_history", "knowledge_state"}
 CONNECTOR_TABLES = {"connector_ledger"}
 AUTH_TABLES = {"staff_users", "staff_sessions", "api_keys"}
+AUDIT_TABLES = {"audit_events", "audit_head"}
 
 
 @pytest.fixture
@@ -36,9 +38,10 @@ def test_upgrade_from_empty_to_head(engine: Engine) -> None:
     upgrade(engine)
 
     assert current_revision(engine) == head_revision()
-    assert _tables(engine) >= REGISTRY_TABLES | CONNECTOR_TABLES | AUTH_TABLES | {"alembic_version"}
+    assert _tables(engine) >= REGISTRY_TABLES | CONNECTOR_TABLES | AUTH_TABLES | AUDIT_TABLES | {"alembic_version"}
     with engine.connect() as conn:
         assert conn.execute(text("SELECT id, generation FROM knowledge_state")).all() == [(1, 1)]
+        assert conn.execute(text("SELECT id, seq, hash FROM audit_head")).all() == [(1, 0, "0" * 64)]
 
 
 def test_upgrade_twice_is_a_no_op(engine: Engine) -> None:

@@ -12,6 +12,8 @@ Rules, in code and not in any prompt:
   runs before anything is retrieved), and the yes only from the customer's next message. Retrieved text and
   tool output never reach this decision, so instructions inside them cannot start a write.
 * A failing back-end or an open circuit: say so and escalate ``tool_failure``. Never guess.
+* Every tool run spends the conversation's budget (``tool_runs`` in the checkpointed state, limit
+  ``Toolbox.call_budget``); once it is spent the agent escalates ``tool_budget_exhausted`` instead of running more.
 """
 
 from __future__ import annotations
@@ -30,7 +32,15 @@ from grounddesk.agent.types import ConversationContext
 from grounddesk.connectors.types import CaseStatus, ConnectorError
 from grounddesk.errors import ErrorCode, GrounddeskError
 from grounddesk.tools.toolbox import Toolbox, action_key
-from grounddesk.tools.types import ActionOrigin, PendingAction, ToolOutcome, ToolTier, VerifiedIdentity
+from grounddesk.tools.types import (
+    ActionOrigin,
+    CallBudget,
+    PendingAction,
+    ToolBudgetExhausted,
+    ToolOutcome,
+    ToolTier,
+    VerifiedIdentity,
+)
 
 __all__ = ["confirmation_answer", "make_act"]
 
@@ -84,33 +94,54 @@ def make_act(deps: AgentDeps) -> Callable[[AgentState, Runtime[ConversationConte
         if route.get("mode") != "confirm" and route.get("tool") not in toolbox:
             return _outcome_update("escalate", "needs_account_access", deps.settings.handoff_message)
         identity = _identity(state, context)
-        try:
-            if route.get("mode") == "confirm":
-                return _confirmed(state, toolbox, identity, route)
-            return _tool_turn(state, deps, toolbox, identity, route)
-        except ConnectorError as exc:
-            logger.warning("tool failed", extra={"tool": route.get("tool"), "code": str(exc.code)})
-            tool = toolbox.get(str(route.get("tool") or (state.get("pending_action") or {}).get("tool")))
-            if exc.code in (ErrorCode.CONNECTOR_VALIDATION, ErrorCode.RECORD_NOT_FOUND):
-                # The system answered and refused (an order still in transit cannot be returned): say why.
-                update = _outcome_update(
-                    "clarify", "action_rejected", f"The {tool.system} didn't accept that: {exc.detail}", tool=tool.name
-                )
-                update["pending_action"] = {}
-                return update
-            text = (
-                f"I can't reach our {tool.system} right now, so I can't check that for you without guessing. "
-                "I'm passing your question to a colleague, who will reply here."
-            )
-            update = _outcome_update("escalate", "tool_failure", text, tool=tool.name, error=exc.to_dict())
-            update["pending_action"] = {}
-            return update
+        budget = toolbox.budget(int(state.get("tool_runs") or 0))
+        update = _run(state, deps, toolbox, identity, route, budget)
+        update["tool_runs"] = budget.used  # kept in the checkpoint: the budget is per conversation
+        return update
 
     return act
 
 
+def _run(
+    state: AgentState,
+    deps: AgentDeps,
+    toolbox: Toolbox,
+    identity: VerifiedIdentity | None,
+    route: dict[str, Any],
+    budget: CallBudget,
+) -> dict[str, Any]:
+    """The turn's tool work, with every failure turned into the reply the customer gets."""
+    try:
+        if route.get("mode") == "confirm":
+            return _confirmed(state, toolbox, identity, route, budget)
+        return _tool_turn(state, deps, toolbox, identity, route, budget)
+    except ToolBudgetExhausted:
+        logger.warning("tool budget exhausted", extra={"tool": route.get("tool"), "limit": budget.limit})
+        update = _outcome_update("escalate", "tool_budget_exhausted", deps.settings.handoff_message)
+        update["pending_action"] = {}
+        update["awaiting"] = {}
+        return update
+    except ConnectorError as exc:
+        logger.warning("tool failed", extra={"tool": route.get("tool"), "code": str(exc.code)})
+        tool = toolbox.get(str(route.get("tool") or (state.get("pending_action") or {}).get("tool")))
+        if exc.code in (ErrorCode.CONNECTOR_VALIDATION, ErrorCode.RECORD_NOT_FOUND):
+            # The system answered and refused (an order still in transit cannot be returned): say why.
+            update = _outcome_update(
+                "clarify", "action_rejected", f"The {tool.system} didn't accept that: {exc.detail}", tool=tool.name
+            )
+            update["pending_action"] = {}
+            return update
+        text = (
+            f"I can't reach our {tool.system} right now, so I can't check that for you without guessing. "
+            "I'm passing your question to a colleague, who will reply here."
+        )
+        update = _outcome_update("escalate", "tool_failure", text, tool=tool.name, error=exc.to_dict())
+        update["pending_action"] = {}
+        return update
+
+
 def _confirmed(
-    state: AgentState, toolbox: Toolbox, identity: VerifiedIdentity | None, route: dict[str, Any]
+    state: AgentState, toolbox: Toolbox, identity: VerifiedIdentity | None, route: dict[str, Any], budget: CallBudget
 ) -> dict[str, Any]:
     pending = PendingAction.model_validate(state.get("pending_action") or {})
     if (route.get("slots") or {}).get("answer") != "yes":
@@ -127,6 +158,7 @@ def _confirmed(
         identity=identity,
         origin=ActionOrigin.CUSTOMER_CONFIRMED,  # the customer's own yes to the stated action
         idempotency_key=pending.idempotency_key,
+        budget=budget,
     )
     update = _answer(outcome)
     update["pending_action"] = {}
@@ -150,14 +182,19 @@ def _answer(outcome: ToolOutcome) -> dict[str, Any]:
 
 
 def _tool_turn(
-    state: AgentState, deps: AgentDeps, toolbox: Toolbox, identity: VerifiedIdentity | None, route: dict[str, Any]
+    state: AgentState,
+    deps: AgentDeps,
+    toolbox: Toolbox,
+    identity: VerifiedIdentity | None,
+    route: dict[str, Any],
+    budget: CallBudget,
 ) -> dict[str, Any]:
     name = str(route["tool"])
     tool = toolbox.get(name)
     slots: dict[str, str] = dict(route.get("slots") or {})
     update: dict[str, Any] = {}
     if tool.account_specific and identity is None:
-        verified = _verify(state, deps, toolbox, slots)
+        verified = _verify(state, deps, toolbox, slots, budget)
         if isinstance(verified, dict):
             return {**verified, "awaiting": {"tool": name, "slots": slots}}
         identity = verified
@@ -180,7 +217,9 @@ def _tool_turn(
     )
     update["awaiting"] = {}
     if tool.tier is ToolTier.READ:
-        outcome = toolbox.run(name, args, identity=identity, origin=ActionOrigin.CUSTOMER_REQUEST, idempotency_key=key)
+        outcome = toolbox.run(
+            name, args, identity=identity, origin=ActionOrigin.CUSTOMER_REQUEST, idempotency_key=key, budget=budget
+        )
         return {**update, **_answer(outcome)}
     toolbox.validate(name, args)
     pending = PendingAction(
@@ -205,7 +244,7 @@ def _tool_turn(
 
 
 def _verify(
-    state: AgentState, deps: AgentDeps, toolbox: Toolbox, slots: dict[str, str]
+    state: AgentState, deps: AgentDeps, toolbox: Toolbox, slots: dict[str, str], budget: CallBudget
 ) -> VerifiedIdentity | dict[str, Any]:
     """The playbook's check: the email address given owns the order or case named. Else a question."""
     emails = list((state.get("contact") or {}).get("emails") or [])
@@ -225,6 +264,7 @@ def _verify(
             identity=None,
             origin=ActionOrigin.CUSTOMER_REQUEST,
             idempotency_key="",
+            budget=budget,
         )
         customer_id = str(found.data.get("customer_id") or "") if found.ok else ""
         if customer_id and _owns(deps, slots, customer_id):

@@ -4,7 +4,8 @@ The rules, first match wins:
 
 1. the customer asked for a person: escalate ``customer_requested_human``
 2. a sensitive topic whose policy says escalate: escalate with the topic's reason
-3. the knowledge store or the model endpoint failed: escalate ``knowledge_unavailable`` / ``llm_unavailable``
+3. the knowledge store or the model endpoint failed: escalate ``knowledge_unavailable`` / ``llm_unavailable``;
+   the model's output repeated the system prompt's canary: withhold it and escalate ``canary_leak``
 4. a prompt-injection attempt: clarify ``prompt_injection`` (a refusal)
 5. a tool turn (act ran): its outcome — the tool's answer, a question (verify, missing slot, confirm the action),
    or an escalation (``tool_failure``, ``approval_required``, ``verification_failed``); an intent that needs a
@@ -42,7 +43,7 @@ def _decision(state: AgentState, threshold: float) -> tuple[str, str | None]:
     if topics:
         return "escalate", str(topics[0]["reason"])
     error_code = (state.get("error") or {}).get("code")
-    if error_code in ("knowledge_unavailable", "llm_unavailable"):
+    if error_code in ("knowledge_unavailable", "llm_unavailable", "canary_leak"):
         return "escalate", str(error_code)
     if guard.get("injection"):
         return "clarify", "prompt_injection"

@@ -23,8 +23,10 @@ from grounddesk.api.auth_tokens import CustomerClaims, verify_identity
 from grounddesk.api.deps import CustomerDep, ServicesDep, get_services, resolve_customer
 from grounddesk.api.errors import validation_detail
 from grounddesk.api.events import ApiEvent, api_event, live_event
+from grounddesk.api.limits import AbuseLimits
 from grounddesk.api.live import Lagged, conversation_events, run_until_first_ends
 from grounddesk.api.schemas import (
+    MAX_SQL_INT,
     ConversationCreated,
     ConversationHistory,
     FeedbackBody,
@@ -56,12 +58,20 @@ def _chat(request: Request | WebSocket) -> ChatService:
     return chat
 
 
-def _check_length(services: Services, text: str) -> None:
-    limit = services.service.max_message_chars
-    if len(text) > limit:
-        raise GrounddeskError(
-            f"A message may have at most {limit} characters", code=ErrorCode.INVALID_INPUT, limit=limit
-        )
+def _limits(conn: Request | WebSocket) -> AbuseLimits:
+    limits = getattr(conn.app.state, "limits", None)
+    if not isinstance(limits, AbuseLimits):
+        raise GrounddeskError("The service is not started", code=ErrorCode.INTERNAL)
+    return limits
+
+
+async def _check_message(
+    conn: Request | WebSocket, services: Services, claims: CustomerClaims, message: MessageBody
+) -> None:
+    """Length, rate and turn cap of a customer message, before anything of it is stored."""
+    limits = _limits(conn)
+    limits.check_length(message.text)
+    await run_in_threadpool(limits.check_message, services.engine, claims.conversation_id, message.client_message_id)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ConversationCreated)
@@ -100,8 +110,13 @@ def get_conversation(claims: CustomerDep, services: ServicesDep) -> Conversation
 async def post_message(
     body: MessageBody, claims: CustomerDep, services: ServicesDep, request: Request
 ) -> MessageAccepted:
-    """Store a customer message; the reply arrives as events. Re-sending a ``client_message_id`` runs nothing."""
-    _check_length(services, body.text)
+    """Store a customer message; the reply arrives as events. Re-sending a ``client_message_id`` runs nothing.
+
+    Refused with ``413 message_too_long`` over ``service.max_message_chars``, ``429 rate_limited`` (with
+    ``Retry-After``) when the conversation sends too fast, and ``429 conversation_limit`` once it holds
+    ``service.limits.max_turns_per_conversation`` messages.
+    """
+    await _check_message(request, services, claims, body)
     accepted = await _chat(request).accept(claims, body.client_message_id, body.text)
     return MessageAccepted(duplicate=accepted.duplicate, seq=accepted.seq)
 
@@ -127,6 +142,11 @@ def post_contact(body: ContactDetails, claims: CustomerDep, services: ServicesDe
 # -- live events ------------------------------------------------------------------------------------------------
 
 
+def _seq(raw: str) -> int:
+    """A seq sent as text (``Last-Event-ID``, ``?after=``): 0 unless it is a number; at most the largest seq."""
+    return min(int(raw), MAX_SQL_INT) if raw.isascii() and raw.isdigit() else 0
+
+
 def _sse(event: ApiEvent) -> str:
     data = event.model_dump_json()
     return f"id: {event.seq}\ndata: {data}\n\n" if event.seq is not None else f"data: {data}\n\n"
@@ -137,11 +157,10 @@ async def stream_events(
     claims: CustomerDep,
     services: ServicesDep,
     request: Request,
-    after: Annotated[int | None, Query(ge=0)] = None,
+    after: Annotated[int | None, Query(ge=0, le=MAX_SQL_INT)] = None,
 ) -> StreamingResponse:
     """Server-Sent Events: each message is ``data: <Event JSON>`` (with ``id: <seq>`` for stored events)."""
-    last_id = request.headers.get("last-event-id", "")
-    start = after if after is not None else (int(last_id) if last_id.isdigit() else 0)
+    start = after if after is not None else _seq(request.headers.get("last-event-id", ""))
     await run_in_threadpool(services.conversations.get, claims.conversation_id)  # 404 before streaming starts
 
     async def body() -> AsyncIterator[str]:
@@ -205,7 +224,7 @@ async def _receive_frames(websocket: WebSocket, services: Services, chat: ChatSe
             continue
         try:
             message = MessageBody.model_validate(frame)
-            _check_length(services, message.text)
+            await _check_message(websocket, services, claims, message)
             await chat.accept(claims, message.client_message_id, message.text)
         except ValidationError as exc:
             await _send_error(websocket, validation_detail(exc.errors()), frame.get("client_message_id"))
@@ -227,8 +246,7 @@ async def conversation_socket(websocket: WebSocket, conversation_id: str) -> Non
     claims = await _authenticate_ws(websocket, services, conversation_id)
     if claims is None:
         return
-    after_raw = websocket.query_params.get("after", "0")
-    after = int(after_raw) if after_raw.isdigit() else 0
+    after = _seq(websocket.query_params.get("after", "0"))
     await run_until_first_ends(
         _send_events(websocket, services, conversation_id, after),
         _receive_frames(websocket, services, _chat(websocket), claims),

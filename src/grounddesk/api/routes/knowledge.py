@@ -20,9 +20,10 @@ from starlette.concurrency import run_in_threadpool
 from grounddesk.agent.types import ConversationContext
 from grounddesk.api.auth import InvalidToken
 from grounddesk.api.deps import KnowledgeUser, ServicesDep, bearer_token
-from grounddesk.api.schemas import ApproveBody, SearchBody
+from grounddesk.api.schemas import MAX_SQL_INT, ApproveBody, SearchBody
 from grounddesk.api.services import Services
-from grounddesk.errors import DocumentNotFound
+from grounddesk.api.storable import unstorable
+from grounddesk.errors import DocumentNotFound, ErrorCode, GrounddeskError
 from grounddesk.knowledge.loaders import load_bytes
 from grounddesk.knowledge.models import DocumentInfo, DocumentVersionInfo
 from grounddesk.knowledge.types import DocumentStatus
@@ -59,6 +60,8 @@ async def upload(
     audience: Annotated[str | None, Form(max_length=200)] = None,
 ) -> dict[str, Any]:
     """Import uploaded files as draft versions; each file that cannot be imported is reported in ``errors``."""
+    if audience and (problem := unstorable(audience)):  # form fields are not JSON: StorableText does not see them
+        raise GrounddeskError(f"audience contains {problem}", code=ErrorCode.INVALID_INPUT, field="audience")
     audiences = [a.strip() for a in (audience or "").split(",") if a.strip()] or ["public"]
     results = []
     errors: list[dict[str, Any]] = []
@@ -111,8 +114,8 @@ def diff(
     doc_id: str,
     user: KnowledgeUser,
     services: ServicesDep,
-    from_version: Annotated[int, Query(alias="from", ge=0)],
-    to_version: Annotated[int, Query(alias="to", ge=1)],
+    from_version: Annotated[int, Query(alias="from", ge=0, le=MAX_SQL_INT)],
+    to_version: Annotated[int, Query(alias="to", ge=1, le=MAX_SQL_INT)],
 ) -> dict[str, Any]:
     """A unified diff between two versions' texts (``from=0``: against an empty document)."""
     kb = services.knowledge
@@ -211,7 +214,7 @@ def public_document(
     doc_id: str,
     request: Request,
     services: ServicesDep,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_SQL_INT)] = None,
 ) -> HTMLResponse:
     """The approved version of a document as a plain page (what a citation links to).
 

@@ -17,6 +17,7 @@ from grounddesk.api.auth import AuthError, AuthRequired, Role, require_role
 from grounddesk.api.deps import AgentUser, ServicesDep, get_services, resolve_staff
 from grounddesk.api.live import Lagged, run_until_first_ends, staff_frames
 from grounddesk.api.schemas import (
+    MAX_SQL_INT,
     ActionBody,
     CorrectionBody,
     ReplyBody,
@@ -73,7 +74,7 @@ def list_tickets(
     mine: bool = False,
     overdue: bool = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_SQL_INT)] = 0,
 ) -> dict[str, Any]:
     """The queue, most urgent first; filter by status, by ``mine`` (held by me) and ``overdue``."""
     tickets = services.queue.list(
@@ -98,14 +99,14 @@ def get_ticket(ticket_id: str, user: AgentUser, services: ServicesDep) -> dict[s
 @router.post("/{ticket_id}/claim")
 def claim(ticket_id: str, user: AgentUser, services: ServicesDep) -> dict[str, Any]:
     """Take an open ticket (409 ``ticket_conflict`` when someone else holds it)."""
-    return _out(services, services.queue.claim(ticket_id, user.username))
+    return _out(services, staff_actions.claim(services, ticket_id, user))
 
 
 @router.post("/{ticket_id}/release")
 def release(ticket_id: str, user: AgentUser, services: ServicesDep) -> dict[str, Any]:
     """Put a held ticket back in the queue (an admin may release anyone's)."""
     force = user.role is Role.ADMIN
-    return _out(services, services.queue.release(ticket_id, user.username, force=force))
+    return _out(services, staff_actions.release(services, ticket_id, user, force=force))
 
 
 @router.post("/{ticket_id}/reply")

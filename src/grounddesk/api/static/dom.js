@@ -78,6 +78,24 @@ export function safeHref(raw, base) {
 }
 
 /**
+ * A link the widget may show: http(s) only, no credentials in it, and only to an allowed origin or host
+ * (the service itself, the page that embeds the widget, and the hosts the service lists in /v1/widget/config).
+ * Anything else — javascript:, data:, another site — gets null and stays plain text.
+ * @param {string} raw
+ * @param {string} base URL that relative links resolve against (the service).
+ * @param {{origins?: string[], hosts?: string[]}} allow
+ * @returns {string|null}
+ */
+export function allowedHref(raw, base, allow) {
+  const href = safeHref(raw, base);
+  if (!href) return null;
+  const url = new URL(href);
+  if (url.username || url.password) return null;
+  if ((allow.origins || []).includes(url.origin)) return href;
+  return (allow.hosts || []).includes(url.hostname.toLowerCase()) ? href : null;
+}
+
+/**
  * Format an ISO timestamp as a short local time ("14:05") or date+time when not today.
  * @param {string|null|undefined} iso
  * @returns {string}

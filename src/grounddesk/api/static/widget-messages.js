@@ -1,4 +1,6 @@
-// Builds the DOM of one chat event for the widget. Server text is only ever set through text nodes.
+// Builds the DOM of one chat event for the widget. Server text is only ever set through text nodes: markup in an
+// answer (<img>, <script>, markdown images) shows as the characters it is. The only elements made from answer text
+// are links, and only for http(s) URLs the allowlist accepts (ctx.resolveHref); every other URL stays text.
 
 import { formatTime, h } from './dom.js';
 
@@ -49,13 +51,38 @@ export function confidenceLevel(ev) {
   return 'low';
 }
 
+// An http(s) URL in running text, without the punctuation that usually ends the sentence around it.
+const URL_IN_TEXT = /(https?:\/\/[^\s<>"'`]*[^\s<>"'`.,;:!?)\]])/i;
+
 /**
- * Append text to a container, wrapping citation markers "[n]" in spans (still plain text).
+ * Append text, turning allowed http(s) URLs into links (new tab, no referrer) and leaving everything else text.
+ * @param {HTMLElement} container
+ * @param {string} text
+ * @param {(url: string) => (string|null)} linkHref The allowlist: an href, or null to keep the URL as text.
+ */
+function appendLinkified(container, text, linkHref) {
+  const pieces = text.split(URL_IN_TEXT);
+  pieces.forEach((piece, i) => {
+    if (!piece) return;
+    const href = i % 2 === 1 ? linkHref(piece) : null; // odd pieces are the URLs the split captured
+    if (href) {
+      container.appendChild(
+        h('a', { href, target: '_blank', rel: 'noopener noreferrer nofollow', class: 'gd-link', dataset: { testid: 'gd-link' } }, piece),
+      );
+    } else {
+      container.appendChild(document.createTextNode(piece));
+    }
+  });
+}
+
+/**
+ * Append text to a container, wrapping citation markers "[n]" in spans and allowed URLs in links (all else text).
  * @param {HTMLElement} container
  * @param {string} text
  * @param {Map<number, object>} citations by n
+ * @param {(url: string) => (string|null)} [linkHref] The link allowlist; by default no links at all.
  */
-export function appendRichText(container, text, citations) {
+export function appendRichText(container, text, citations, linkHref = () => null) {
   const parts = String(text || '').split(/(\[\d{1,3}\])/);
   for (const part of parts) {
     if (!part) continue;
@@ -66,7 +93,7 @@ export function appendRichText(container, text, citations) {
         h('span', { class: 'gd-ref', title: citation ? `Source: ${citation.title || 'document'}` : null }, part),
       );
     } else {
-      container.appendChild(document.createTextNode(part));
+      appendLinkified(container, part, linkHref);
     }
   }
 }
@@ -324,7 +351,7 @@ export function buildMessage(ev, ctx) {
   if (type === 'answer' || type === 'clarify' || type === 'handoff' || type === 'no_agent' || type === 'greeting') {
     const citations = uniqueCitations(ev.citations);
     const bubble = h('div', { class: 'gd-bubble', dataset: { testid: 'gd-text' } });
-    appendRichText(bubble, ev.text || '', citations);
+    appendRichText(bubble, ev.text || '', citations, (url) => ctx.resolveHref(url));
     const el = h(
       'div',
       { ...base, class: `gd-msg gd-msg--bot gd-msg--${type}` },

@@ -11,6 +11,7 @@ import { backoffDelay } from './dom.js';
 
 const OPEN_TIMEOUT_MS = 6000;
 const WS_ACK_TIMEOUT_MS = 8000;
+const AWAIT_REPLY_MS = 10 * 60 * 1000; // unanswered messages older than this are not sent again
 const TYPING_THROTTLE_MS = 3000;
 const EVENT_TYPES = [
   'customer_message', 'answer', 'clarify', 'handoff', 'agent_message', 'returned_to_bot', 'token', 'typing',
@@ -41,6 +42,9 @@ export class ChatConnection {
     Object.assign(this, options);
     this.transport = options.transport === 'sse' ? 'sse' : 'ws';
     this.pending = new Map(); // client_message_id -> {text, ackTimer, posting}
+    // Stored by the server but not answered yet: sent again (same id) after a reconnect, because a server that
+    // died mid-turn runs the turn of a re-sent, unanswered message (and only answers it once).
+    this.awaiting = new Map(); // client_message_id -> {text, at}
     this.ws = null;
     this.es = null;
     this.stopped = true;
@@ -106,7 +110,27 @@ export class ChatConnection {
     if (!entry) return;
     clearTimeout(entry.ackTimer);
     this.pending.delete(clientMessageId);
+    this.awaiting.set(clientMessageId, { text: entry.text, at: Date.now() });
     this.onAck(clientMessageId, seq ?? null);
+  }
+
+  /**
+   * The server answered a message (answer, clarify or hand-off): nothing more to send for it.
+   * @param {string|null|undefined} clientMessageId
+   */
+  replied(clientMessageId) {
+    if (!clientMessageId) return;
+    this.awaiting.delete(clientMessageId);
+    const entry = this.pending.get(clientMessageId);
+    if (entry && !entry.posting) {
+      clearTimeout(entry.ackTimer);
+      this.pending.delete(clientMessageId);
+    }
+  }
+
+  /** A person replied: every message sent before went to them. */
+  repliedAll() {
+    this.awaiting.clear();
   }
 
   /** Tell the server the customer is typing (WebSocket only; throttled). */
@@ -226,6 +250,12 @@ export class ChatConnection {
   }
 
   _flush() {
+    const cutoff = Date.now() - AWAIT_REPLY_MS;
+    for (const [id, entry] of [...this.awaiting]) {
+      this.awaiting.delete(id);
+      // After a reconnect: the server may have died before answering; the same id is never answered twice.
+      if (entry.at >= cutoff && !this.pending.has(id)) this.pending.set(id, { text: entry.text, ackTimer: null, posting: false });
+    }
     for (const id of [...this.pending.keys()]) this._transmit(id);
   }
 

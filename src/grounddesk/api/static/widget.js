@@ -11,7 +11,7 @@
 // to this file, and exposes window.grounddeskWidget = {open(), close(), send(text), reset(), ready}.
 
 import { ApiError, createClient, errorMessage } from './api.js';
-import { h, safeHref } from './dom.js';
+import { allowedHref, h } from './dom.js';
 import { buildMessage, buildStreaming, icon } from './widget-messages.js';
 import { ChatConnection } from './widget-transport.js';
 
@@ -96,6 +96,9 @@ class GrounddeskWidget {
   constructor(config) {
     this.config = config;
     this.apiOrigin = config.baseUrl ? new URL(config.baseUrl, window.location.href).href : window.location.href;
+    // Links in answers: the service, the embedding page, and the hosts /v1/widget/config lists (loaded in mount).
+    this.linkAllow = { origins: [new URL(this.apiOrigin).origin, window.location.origin], hosts: [] };
+    this.configReady = Promise.resolve();
     this.store = new SessionStore(`grounddesk.widget:${config.baseUrl || window.location.origin}`);
     this.api = createClient({ baseUrl: config.baseUrl, getToken: () => (this.conv ? this.conv.token : null) });
     this.conv = null; // {id, token, greeting, customerId, lastSeq, feedback, pending, open}
@@ -113,6 +116,7 @@ class GrounddeskWidget {
 
   /** Build the Shadow DOM and resume a stored conversation. Resolves once the stylesheet has loaded. */
   async mount() {
+    this.configReady = this._loadConfig();
     const host = h('div', { id: 'grounddesk-widget', 'data-grounddesk-widget': '' });
     if (this.config.brandColor) host.style.setProperty('--gd-brand', this.config.brandColor);
     host.style.display = 'none'; // until widget.css has loaded: no flash of unstyled widget
@@ -138,6 +142,17 @@ class GrounddeskWidget {
       if (reopen) this.open({ focus: false }).catch(() => {});
     } else if (stored) {
       this.store.clear(); // another signed-in customer: never show their conversation
+    }
+  }
+
+  /** The service's widget settings (the link allowlist); without them only same-origin links are made. */
+  async _loadConfig() {
+    try {
+      const config = await this.api.get('/v1/widget/config');
+      const hosts = config && Array.isArray(config.link_hosts) ? config.link_hosts : [];
+      this.linkAllow.hosts = hosts.filter((x) => typeof x === 'string' && x).map((x) => x.toLowerCase());
+    } catch {
+      /* unreachable now: the conversation start reports that; links stay limited to the same origins */
     }
   }
 
@@ -337,6 +352,7 @@ class GrounddeskWidget {
   async _startConversation() {
     this._setBusy(true);
     try {
+      await this.configReady; // nothing is rendered before the link allowlist is known
       if (this.conv) {
         try {
           await this._resume();
@@ -477,6 +493,11 @@ class GrounddeskWidget {
       this._markSent(ev.client_message_id, ev.seq);
       if (local) return;
     }
+    if (this.conn && (ev.type === 'answer' || ev.type === 'clarify' || ev.type === 'handoff')) {
+      this.conn.replied(ev.reply_to || ev.client_message_id);
+    } else if (this.conn && (ev.type === 'agent_message' || ev.type === 'returned_to_bot')) {
+      this.conn.repliedAll(); // a person answered: what the customer sent meanwhile went to them
+    }
     let replaced = null;
     if (ev.type === 'answer' || ev.type === 'clarify' || ev.type === 'error' || ev.type === 'handoff') {
       replaced = this._takeStream(ev.client_message_id);
@@ -568,7 +589,7 @@ class GrounddeskWidget {
 
   _ctx() {
     return {
-      resolveHref: (url) => safeHref(url, this.apiOrigin),
+      resolveHref: (url) => allowedHref(url, this.apiOrigin, this.linkAllow),
       feedbackFor: (seq) => (this.conv && this.conv.feedback ? this.conv.feedback[seq] || null : null),
       onFeedback: async (seq, rating, comment) => {
         const body = { seq, rating };
