@@ -2,8 +2,9 @@
 
 Each harness gets its own temporary home (SQLite checkpoints, SQL store and a fresh demo CRM/ERP back-end made
 from :func:`grounddesk.demo.seed.generate_seed`), so an eval never touches a team's data; the knowledge base is
-passed in (a cached eval index, see :mod:`grounddesk.evals.knowledge`). The router's example vectors are
-cached under ``<home>/evals/agent-cache`` (with the vectors of answer sentences), so a second run does not embed them again.
+passed in (a cached eval index, see :mod:`grounddesk.evals.knowledge`). The router's example vectors and the
+vectors of answer sentences are cached under ``<home>/evals/agent-cache``, so a second run does not embed them
+again.
 """
 
 from __future__ import annotations
