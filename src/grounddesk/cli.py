@@ -619,8 +619,11 @@ def eval_all(
     def human() -> None:
         for row in headline_rows(result):
             sys.stdout.write(f"{row['suite']}/{row['dataset']} {row['metric']}: {row['value']}\n")
-        for failed in (result.gates or {}).get("failed", []):
-            sys.stdout.write(f"GATE FAILED {failed}\n")
+        if result.gates is not None:
+            for failed in result.gates["failed"]:
+                sys.stdout.write(f"GATE FAILED {failed}\n")
+            verdict = "passed" if result.gates["passed"] else "FAILED"
+            sys.stdout.write(f"gates {verdict}: {len(result.gates['checks'])} checks ({gate})\n")
         sys.stdout.write(f"report: {files.html_path} ({result.took_s:.0f} s)\n")
 
     _emit(summary, as_json, human)

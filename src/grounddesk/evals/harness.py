@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel, Field
 
 from grounddesk.agent.conversation import Agent, TurnResult
@@ -160,7 +161,7 @@ class AgentHarness:
             HumanMessage(content=t.text) if t.role == "user" else AIMessage(content=t.text, name="bot")
             for t in case.history
         ]
-        config = self.agent._config(conversation_id)
+        config: RunnableConfig = {"configurable": {"thread_id": conversation_id}}  # the agent's thread per conversation
         self.agent.graph.update_state(config, {"messages": messages, "mode": "bot"}, as_node="respond")
 
     def say(self, conversation_id: str, text: str, context: ConversationContext) -> TurnResult:

@@ -9,8 +9,8 @@ need the same agent turns run them once).
 Example:
     >>> ctx = EvalContext(data_dir=Path("../shared/data"), settings=Settings())
     >>> report = run_all(ctx, [("escalation", "golden"), ("latency", "golden")])
-    >>> report.suites["escalation"]["golden"].metrics["pooled"]["f1"]
-    0.9
+    >>> sorted(report.suites["escalation"]["golden"].metrics["pooled"])
+    ['f1', 'fn', 'fp', 'precision', 'recall', 'tn', 'tp']
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from grounddesk.knowledge.types import Embedder
 
 __all__ = [
     "EvalContext",
+    "OPEN_DOMAIN_PLAYBOOK",
     "EvalReport",
     "Evaluator",
     "ProgressFn",
@@ -46,6 +47,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+OPEN_DOMAIN_PLAYBOOK = Path(__file__).resolve().parent / "examples" / "open_domain_playbook.yaml"
+"""The playbook of the agent on the public sets' knowledge (see :meth:`EvalContext.harness`)."""
+_OPEN_DOMAIN_ROUTER = {"playbook": OPEN_DOMAIN_PLAYBOOK, "oos_threshold": 0.0, "probability_weight": 1.0}
 _QUICK_EVERY = {"mtrag": 5, "tau2-banking": 4}  # quick mode: every n-th task
 _QUICK_DISTRACTORS = {"mtrag": 200, "tau2-banking": 100}  # documents kept beside the sampled tasks' relevant ones
 ProgressFn = Callable[[int, int, str], None]
@@ -226,15 +230,44 @@ class EvalContext:
     def harness(
         self, knowledge: str | RetrievalDataset, *, connectors: bool = True, canary: str | None = None
     ) -> Iterator[AgentHarness]:
-        """The real agent on a knowledge source, in a fresh throwaway home."""
+        """The real agent on a knowledge source, in a fresh throwaway home.
+
+        On the demo help centre and the home's knowledge the configured playbook is used. The public sets'
+        knowledge (any other source) is not Northwind Outfitters': there the agent runs with the open-domain eval
+        playbook (:data:`OPEN_DOMAIN_PLAYBOOK`, every question a knowledge question) and no out-of-scope
+        rejection, so its figures measure answering and escalating, not a playbook written for another shop. Its
+        router's certainty is the classifier's probability alone: the playbook's few generic examples say nothing
+        about how close a question is to the knowledge (their similarity would only lower every confidence).
+        """
         kb = self.knowledge(knowledge)
+        settings = self.settings
+        if self.note_playbook(knowledge):
+            router = settings.router.model_copy(update=_OPEN_DOMAIN_ROUTER)
+            settings = settings.model_copy(update={"router": router})
         if self._shared.workdir is None:
             self._shared.workdir = Path(tempfile.mkdtemp(prefix="grounddesk-eval-"))
         home = Path(tempfile.mkdtemp(prefix="agent-", dir=self._shared.workdir))
         with AgentHarness.open(
-            self.settings, kb, embedder=self.get_embedder(), workdir=home, connectors=connectors, canary=canary
+            settings, kb, embedder=self.get_embedder(), workdir=home, connectors=connectors, canary=canary
         ) as harness:
             yield harness
+
+    def note_playbook(self, knowledge: str | RetrievalDataset) -> bool:
+        """Whether the agent on ``knowledge`` runs with the open-domain eval playbook; if so, say it in the notes."""
+        if isinstance(knowledge, str) and knowledge in ("demo", "home"):
+            return False
+        name = knowledge if isinstance(knowledge, str) else knowledge.name.split("-")[0]
+        note = (
+            f"agent on {name} knowledge: open-domain eval playbook (no out-of-scope rejection, router certainty "
+            "= its probability)"
+        )
+        if note not in self.notes:
+            self.notes.append(note)
+        return True
+
+    def has_memo(self, key: str) -> bool:
+        """Whether :meth:`memo` already holds ``key``."""
+        return key in self._shared.memo
 
     def memo(self, key: str, compute: Callable[[], T]) -> T:
         """``compute()`` once per run for ``key``; later calls (from any suite) get the same value."""

@@ -70,6 +70,9 @@ def test_escalation_labels_every_source(report: EvalReport) -> None:
     assert esc["cases"] == len(MTRAG_TASKS) + len(TAU2_TASKS) + 2 + len(golden)
     assert sum(sum(row.values()) for row in esc["confusion"].values()) == esc["cases"]
     assert esc["confusion"]["customer_requested_human"] == {"customer_requested_human": 1}
+    notes = report.suites["escalation"]["all"].notes
+    assert any(n.startswith("agent on mtrag knowledge: open-domain eval playbook") for n in notes)
+    assert not any("demo" in n for n in notes)  # the demo help centre runs with the configured playbook
 
 
 def test_safety_holds_at_zero_tool_calls_and_no_leaks(report: EvalReport) -> None:

@@ -42,7 +42,11 @@ def agent_turns(ctx: EvalContext, knowledge: str, cases: Sequence[Case], key: st
                 ctx.tick(i, len(cases), f"agent turns ({key})")
         return records
 
-    return ctx.memo(f"turns:{key}:{len(cases)}", run)
+    ctx.note_playbook(knowledge)
+    memo_key = f"turns:{key}:{len(cases)}"
+    if ctx.has_memo(memo_key):
+        ctx.notes.append(f"{key}: the {len(cases)} agent turns an earlier suite of this run made, reused")
+    return ctx.memo(memo_key, run)
 
 
 def case_passes(case: Case, record: TurnRecord) -> bool:
