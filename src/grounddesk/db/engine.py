@@ -11,6 +11,11 @@ write lock now, waiting up to the busy timeout) for every transaction, except on
 Writers therefore serialise whole transactions, exactly as ``SELECT ... FOR UPDATE`` makes them serialise on
 PostgreSQL.
 
+Within one process, writers also queue on a lock of the engine before they ask SQLite: SQLite's own busy handler
+waits by sleeping (up to 100 ms at a time), so under many concurrent writers the lock sat free while they slept
+and a service's turns piled up into multi-second stalls. The queue hands the lock over at once; the busy
+timeout still governs waits between processes (the CLI beside a running server).
+
 Example:
     >>> engine = create_engine_for("sqlite:////tmp/gd/grounddesk.db")
     >>> with engine.begin() as conn:  # BEGIN IMMEDIATE on SQLite
@@ -21,6 +26,8 @@ Example:
 from __future__ import annotations
 
 import importlib.util
+import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -138,7 +145,52 @@ def _sqlite_engine(url: URL, *, echo: bool, busy_timeout_s: float) -> Engine:
     engine = create_engine(url, echo=echo, connect_args={"timeout": busy_timeout_s})
     event.listen(engine, "connect", _on_sqlite_connect)
     event.listen(engine, "begin", _on_sqlite_begin)
+    _WriteGate(busy_timeout_s).install(engine)
     return engine
+
+
+class _WriteGate:
+    """The engine's writers queue here, one write transaction at a time (see the module docstring).
+
+    Taken just before ``BEGIN IMMEDIATE``; given back once the transaction's commit or rollback has run, or its
+    connection is closed. The dialect's commit and rollback are wrapped, because SQLAlchemy's ``commit`` and
+    ``rollback`` events fire before the database has finished.
+    """
+
+    def __init__(self, timeout_s: float) -> None:
+        self._lock = threading.Lock()
+        self._timeout_s = timeout_s
+        self._holder: int | None = None
+
+    def install(self, engine: Engine) -> None:
+        dialect: Any = engine.dialect
+        dialect.grounddesk_write_gate = self
+        for name in ("do_commit", "do_rollback", "do_close"):
+            setattr(dialect, name, self._releasing(getattr(dialect, name)))
+
+    def acquire(self, dbapi_connection: Any) -> None:
+        if not self._lock.acquire(timeout=self._timeout_s):
+            raise sqlite3.OperationalError("database is locked (another writer held it past the busy timeout)")
+        self._holder = id(_raw(dbapi_connection))
+
+    def release(self, dbapi_connection: Any) -> None:
+        if self._holder is not None and self._holder == id(_raw(dbapi_connection)):
+            self._holder = None
+            self._lock.release()
+
+    def _releasing(self, method: Any) -> Any:
+        def wrapped(dbapi_connection: Any) -> None:
+            try:
+                method(dbapi_connection)
+            finally:
+                self.release(dbapi_connection)
+
+        return wrapped
+
+
+def _raw(connection: Any) -> Any:
+    """The driver's connection under a pool proxy (the same object whichever proxy passes it)."""
+    return getattr(connection, "dbapi_connection", None) or connection
 
 
 def _on_sqlite_connect(dbapi_connection: Any, _connection_record: Any) -> None:
@@ -156,8 +208,18 @@ def _on_sqlite_connect(dbapi_connection: Any, _connection_record: Any) -> None:
 def _on_sqlite_begin(conn: Connection) -> None:
     if conn.get_execution_options().get(_READ_ONLY_OPTION):
         conn.exec_driver_sql("BEGIN")
-    else:
+        return
+    gate: _WriteGate | None = getattr(conn.dialect, "grounddesk_write_gate", None)
+    if gate is None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+        return
+    raw = conn.connection
+    gate.acquire(raw)
+    try:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    except BaseException:
+        gate.release(raw)
+        raise
 
 
 def _redacted(url: str) -> str:

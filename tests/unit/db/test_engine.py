@@ -104,3 +104,59 @@ def test_a_plain_sqlite_engine_is_refused_by_stores(tmp_path: Path) -> None:
             DocumentRegistry(engine)
     finally:
         engine.dispose()
+
+
+def test_the_write_queue_is_given_back_however_a_transaction_ends(tmp_path: Path) -> None:
+    # A short busy timeout: a queue left held by a finished transaction makes the next writer fail at once.
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'g.db'}", busy_timeout_s=0.5)
+    gate = engine.dialect.grounddesk_write_gate  # type: ignore[attr-defined]
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE t (n INTEGER UNIQUE)"))
+        assert not gate._lock.locked()
+        with pytest.raises(Exception, match="UNIQUE"), engine.begin() as conn:  # rolled back by an error
+            conn.execute(text("INSERT INTO t VALUES (1)"))
+            conn.execute(text("INSERT INTO t VALUES (1)"))
+        assert not gate._lock.locked()
+        conn = engine.connect()  # a transaction abandoned: the pool rolls it back when the connection goes
+        conn.execute(text("INSERT INTO t VALUES (2)"))
+        assert gate._lock.locked()
+        conn.close()
+        assert not gate._lock.locked()
+        with read_only(engine).connect() as reader:  # readers never take it
+            reader.execute(text("SELECT COUNT(*) FROM t")).scalar_one()
+            assert not gate._lock.locked()
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO t VALUES (3)"))
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT n FROM t ORDER BY n")).scalars().all() == [3]
+    finally:
+        engine.dispose()
+
+
+def test_a_writer_past_the_busy_timeout_fails_cleanly(tmp_path: Path) -> None:
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'b.db'}", busy_timeout_s=0.05)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE t (n INTEGER)"))
+        failures: list[BaseException] = []
+        with engine.begin() as holder:
+            holder.execute(text("INSERT INTO t VALUES (1)"))
+
+            def second_writer() -> None:
+                try:
+                    with engine.begin() as conn:
+                        conn.execute(text("INSERT INTO t VALUES (2)"))
+                except BaseException as exc:  # reported in the main thread
+                    failures.append(exc)
+
+            thread = threading.Thread(target=second_writer)
+            thread.start()
+            thread.join(30)
+        assert len(failures) == 1 and "database is locked" in str(failures[0])
+        with engine.connect() as conn:  # the holder's row is in; the queue works again
+            assert conn.execute(text("SELECT n FROM t")).scalars().all() == [1]
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO t VALUES (3)"))
+    finally:
+        engine.dispose()
