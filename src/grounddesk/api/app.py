@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
@@ -57,7 +58,13 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
         owned = getattr(app.state, "services", None) is None
         if owned:
             app.state.services = await run_in_threadpool(build_services, settings)
-        app.state.chat = ChatService(app.state.services)
+            # Load the model (and trace its query graph) now, not in the first customer's turn.
+            await run_in_threadpool(app.state.services.knowledge.embedder.embed_query, "warm up")
+            # The model and libraries loaded above are a million long-lived objects: out of the collector's
+            # sight, a full collection no longer stalls the event loop for a third of a second under load.
+            gc.collect()
+            gc.freeze()
+        app.state.chat = ChatService(app.state.services, turn_workers=service.turn_workers)
         sweeper = asyncio.create_task(run_sweeper(app.state.services, service.queue_sweep_s))
         try:
             yield
@@ -80,7 +87,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
     if services is not None:
         # Usable without the lifespan too (e.g. uvicorn with lifespan="off" in tests).
         app.state.services = services
-        app.state.chat = ChatService(services)
+        app.state.chat = ChatService(services, turn_workers=service.turn_workers)
     app.state.limits = AbuseLimits(service.limits, service.max_message_chars)
     install_error_handlers(app)
     for router in (

@@ -111,4 +111,7 @@ class ServiceSettings(BaseModel):
         default=30.0, gt=0, description="How often overdue tickets are flagged and unclaimed customers offered contact"
     )
     sse_keepalive_s: float = Field(default=15.0, gt=0, description="Comment lines sent on idle event streams")
+    turn_workers: int = Field(
+        default=4, ge=1, le=64, description="Threads that run the bot's turns (CPU work: a few per core suffice)"
+    )
     shutdown_grace_s: float = Field(default=10.0, ge=0, description="How long shutdown waits for turns in flight")

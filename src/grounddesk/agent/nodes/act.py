@@ -84,7 +84,7 @@ def _identity(state: AgentState, context: ConversationContext) -> VerifiedIdenti
 def make_act(deps: AgentDeps) -> Callable[[AgentState, Runtime[ConversationContext]], dict[str, Any]]:
     """The act node (only reached for tool intents and answers to a pending confirmation)."""
 
-    @timed("act")
+    @timed("act", compute=False)  # tool calls wait on back-ends
     def act(state: AgentState, runtime: Runtime[ConversationContext]) -> dict[str, Any]:
         toolbox = deps.toolbox
         route = state.get("route") or {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from grounddesk.agent.compose import ExtractiveComposer
 from grounddesk.agent.deps import AgentDeps
 from grounddesk.agent.nodes._timing import timed
 from grounddesk.agent.state import AgentState
@@ -17,7 +18,7 @@ __all__ = ["make_compose"]
 def make_compose(deps: AgentDeps) -> Callable[[AgentState], dict[str, Any]]:
     """The compose node."""
 
-    @timed("compose")
+    @timed("compose", compute=isinstance(deps.composer, ExtractiveComposer))  # an LLM composer waits on its endpoint
     def compose(state: AgentState) -> dict[str, Any]:
         hits = [Hit.model_validate(h) for h in state.get("hits") or []]
         if not hits:

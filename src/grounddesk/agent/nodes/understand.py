@@ -10,6 +10,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 from grounddesk.agent.deps import AgentDeps
 from grounddesk.agent.nodes._timing import timed
 from grounddesk.agent.nodes.act import confirmation_answer
+from grounddesk.agent.router import EmbeddingRouter
 from grounddesk.agent.state import AgentState
 from grounddesk.agent.types import Route
 from grounddesk.errors import GrounddeskError
@@ -33,7 +34,7 @@ def history_pairs(state: AgentState) -> list[tuple[str, str]]:
 def make_understand(deps: AgentDeps) -> Callable[[AgentState], dict[str, Any]]:
     """The understand node."""
 
-    @timed("understand")
+    @timed("understand", compute=isinstance(deps.router, EmbeddingRouter))  # an LLM router waits on its endpoint
     def understand(state: AgentState) -> dict[str, Any]:
         question = state.get("question") or ""
         if (state.get("pending_action") or {}).get("tier") == "confirm":
