@@ -62,6 +62,7 @@ def main() -> None:
         settings = Settings(home=Path(home))
         kb = build_knowledge_base(settings, embedder=embedder)
         report = kb.import_paths([args.data_dir / "tau2_banking_knowledge/documents.jsonl"], approve=True)
+        kb.wait_prepared()  # steady state of a service: the answer sentences of imported documents are prepared
         real = [p for item in report.imported for p in kb.store.chunks(item.doc_id)]
         dense = embedder.embed_documents([f"{p.title}\n\n{p.text}" for p in real])
         seeds = [

@@ -39,6 +39,7 @@ def open_demo_knowledge(
     kb = build_knowledge_base(eval_settings(settings, "demo-help-centre"), embedder=embedder)
     try:
         report = kb.import_paths([knowledge_dir()], approve=True, actor="eval", progress=progress)
+        kb.wait_prepared()  # every run scores against the same stored sentence vectors
         for item in report.unchanged:
             if item.status != "approved":
                 kb.approve(item.doc_id, item.version, actor="eval")
@@ -66,6 +67,7 @@ def open_documents(
     kb = build_knowledge_base(eval_settings(settings, dataset.name), embedder=embedder)
     try:
         index_dataset(kb, dataset, progress)
+        kb.wait_prepared()
     except BaseException:
         kb.close()
         raise

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import logging
 import shutil
+import threading
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
@@ -111,8 +113,11 @@ class KnowledgeBase:
         searcher: Hybrid search over ``store``.
         files_dir: Where each version's normalised text and original file are kept.
         audit: Where approvals, retirements and deletions are recorded; None: nowhere.
-        prepare_chunks: Called with the texts of each import's new chunks (and the progress callback) before
-            the index is built: the wiring embeds their answer sentences here, so turns do not.
+        prepare_chunks: Called with the texts of each import's new chunks (and the progress callback), in a
+            background thread once the import has returned: the wiring embeds their answer sentences there, so
+            turns do not. The documents are searchable (and can be approved) before it finishes; a turn that
+            meets a sentence not prepared yet embeds it itself. :meth:`wait_prepared` waits for it, and
+            :meth:`close` does too.
     """
 
     def __init__(
@@ -130,6 +135,9 @@ class KnowledgeBase:
     ) -> None:
         self.audit = audit
         self.prepare_chunks = prepare_chunks
+        self._prepare_lock = threading.Lock()
+        self._prepare_pool: ThreadPoolExecutor | None = None
+        self._prepare_jobs: list[Future[None]] = []
         self.registry = registry
         self.store = store
         self.embedder = embedder
@@ -204,10 +212,10 @@ class KnowledgeBase:
                 item_vectors = [vectors[(i, j)] for j in range(len(item.chunks))]
                 self._register(item, item_vectors, report, audiences, owner, actor, effective_from, effective_until)
         if report.imported and self.prepare_chunks is not None:
-            # Work the agent would otherwise do in every turn (sentence vectors), done once here.
+            # Work the agent would otherwise do in every turn (sentence vectors), done once, off the import's path.
             new_docs = {item.doc_id for item in report.imported}
             texts = [c.text for item in pending if item.document.doc_id in new_docs for c in item.chunks]
-            self.prepare_chunks(texts, progress)
+            self._prepare_later(self.prepare_chunks, texts, progress)
         if report.imported and isinstance(self.store, Optimizable):
             if progress:
                 progress(0, 1, "indexing")
@@ -431,8 +439,35 @@ class KnowledgeBase:
         """Hybrid search over approved, effective chunks visible to ``audiences``."""
         return self.searcher.search(query, audiences=audiences, top_k=top_k, mode=mode, metadata=metadata)
 
+    def _prepare_later(
+        self, prepare: Callable[[Sequence[str], ProgressFn | None], None], texts: list[str], progress: ProgressFn | None
+    ) -> None:
+        def job() -> None:
+            try:
+                prepare(texts, progress)
+            except Exception:  # derived data: turns embed what is missing themselves
+                logger.exception("preparing answer sentences failed; turns will embed them as they need them")
+
+        with self._prepare_lock:
+            if self._prepare_pool is None:
+                self._prepare_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="grounddesk-prepare")
+            self._prepare_jobs = [j for j in self._prepare_jobs if not j.done()]
+            self._prepare_jobs.append(self._prepare_pool.submit(job))
+
+    def wait_prepared(self) -> None:
+        """Wait until the answer sentences of every import so far are prepared (see ``prepare_chunks``)."""
+        with self._prepare_lock:
+            jobs, self._prepare_jobs = self._prepare_jobs, []
+        for job in jobs:
+            job.result()
+
     def close(self) -> None:
-        """Release the vector store and the SQL engine."""
+        """Finish preparing imported sentences, then release the vector store and the SQL engine."""
+        self.wait_prepared()
+        with self._prepare_lock:
+            if self._prepare_pool is not None:
+                self._prepare_pool.shutdown(wait=True)
+                self._prepare_pool = None
         self.store.close()
         self.registry.close()
 

@@ -243,3 +243,35 @@ def test_the_kept_text_of_a_version_carries_its_title_once(kb: KnowledgeBase, tm
     assert kite.count("Zephyr kite warranty\n") == 1 and "17 months" in kite
     tents = next(t for d, t in texts.items() if d.startswith("tents"))
     assert tents.startswith("# ") and tents.count("# ") == 1 and "five years" in tents
+
+
+def test_answer_sentences_are_prepared_in_the_background_and_waited_for(kb: KnowledgeBase) -> None:
+    release = threading.Event()
+    started = threading.Event()
+    prepared: list[str] = []
+
+    def prepare(texts: object, _progress: object) -> None:
+        started.set()
+        assert release.wait(30)
+        prepared.extend(texts)  # type: ignore[call-overload]
+
+    kb.prepare_chunks = prepare
+    report = kb.import_results([_doc("returns", RETURNS_V1)], approve=True)
+    # The import has returned while the preparation is still held: the document is already searchable.
+    assert started.wait(30) and not prepared
+    assert [i.status for i in report.imported] == ["approved"]
+    assert _doc_ids(kb, "return unworn items refund") == {"returns"}
+    release.set()
+    kb.wait_prepared()
+    assert any("30 days" in t for t in prepared)
+
+
+def test_a_failed_preparation_never_fails_the_import_or_close(kb: KnowledgeBase) -> None:
+    def prepare(_texts: object, _progress: object) -> None:
+        raise RuntimeError("model gone")
+
+    kb.prepare_chunks = prepare
+    report = kb.import_results([_doc("returns", RETURNS_V1)], approve=True)
+    kb.wait_prepared()
+    assert [i.status for i in report.imported] == ["approved"]
+    assert _doc_ids(kb, "return unworn items refund") == {"returns"}
