@@ -29,6 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, Field
 
+from grounddesk.agent.guard.injection import instructs_the_answerer
 from grounddesk.agent.types import Citation, Draft, DraftSentence
 from grounddesk.knowledge.chunking import split_sentences
 from grounddesk.knowledge.search import Hit
@@ -181,12 +182,13 @@ class CachedEmbedder:
             while len(self._cache) > self._max:
                 self._cache.popitem(last=False)
 
-    def warm(self, texts: Sequence[str], progress: ProgressFn | None = None, *, batch: int = 256) -> int:
+    def warm(self, texts: Sequence[str], progress: ProgressFn | None = None, *, batch: int = 32) -> int:
         """Embed and store the vectors of ``texts`` not stored yet; returns how many were embedded."""
         if self._persistent is None:
             return 0
         missing = self._persistent.missing(texts)
-        # Similar lengths together: far less padding.
+        # Similar lengths together: far less padding. Small batches: a turn waiting for the model meanwhile
+        # waits for one batch (~0.2 s), not for seconds.
         missing.sort(key=len)
         for start in range(0, len(missing), batch):
             part = missing[start : start + batch]
@@ -285,12 +287,17 @@ def chunk_sentences(text: str, settings: ComposeSettings | None = None) -> list[
 
 
 def candidate_sentences(hits: Sequence[Hit], settings: ComposeSettings | None = None) -> list[Candidate]:
-    """The sentences of the first ``max_hits`` hits that could stand in an answer, in document order per hit."""
+    """The sentences of the first ``max_hits`` hits that could stand in an answer, in document order per hit.
+
+    A sentence that gives orders to whoever answers (an instruction injected into a document, see
+    :func:`~grounddesk.agent.guard.injection.instructs_the_answerer`) is never a candidate.
+    """
     cfg = settings or ComposeSettings()
     return [
         Candidate(text=sentence, hit=index, position=position)
         for index, hit in enumerate(hits[: cfg.max_hits])
         for position, sentence in enumerate(chunk_sentences(hit.text, cfg))
+        if not instructs_the_answerer(sentence)
     ]
 
 
