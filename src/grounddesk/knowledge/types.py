@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "NEVER",
     "Optimizable",
+    "Rewritable",
     "ChunkPayload",
     "ChunkPoint",
     "DocumentStatus",
@@ -182,6 +183,19 @@ class VectorStore(Protocol):
 
     def close(self) -> None:
         """Release files and connections."""
+        ...
+
+
+@runtime_checkable
+class Rewritable(Protocol):
+    """A store whose files can be rewritten from its live points, so nothing of a deleted point remains in them.
+
+    Erasure calls it after deleting a customer's knowledge corrections (Qdrant edge otherwise keeps deleted
+    points' bytes in its segment files and write-ahead log until they happen to be rewritten).
+    """
+
+    def rewrite(self) -> int:
+        """Rebuild the files from the live points; returns how many points were kept."""
         ...
 
 

@@ -107,12 +107,20 @@ class KnowledgeCorrections:
         return {v.version: str(v.status) for v in info.versions}
 
     def delete(self, doc_id: str, actor: str) -> None:
-        """Erase the document (vectors, files, SQL rows).
-
-        Qdrant drops the points at once for every reader, but keeps their bytes in its segment files and
-        write-ahead log until its own vacuum and log rotation rewrite them (see docs/privacy.md).
-        """
+        """Erase the document (vectors, files, SQL rows); :meth:`compact` then clears the vector store's files."""
         self._base().delete(doc_id, actor=actor)
+
+    def compact(self) -> None:
+        """Rewrite the vector store's files from its live points, when the store can (Qdrant edge).
+
+        Qdrant drops deleted points at once for every reader, but keeps their bytes in its segment files and
+        write-ahead log until they happen to be rewritten; after an erasure nothing of them may remain.
+        """
+        from grounddesk.knowledge.types import Rewritable
+
+        store = self._base().store
+        if isinstance(store, Rewritable):
+            store.rewrite()
 
     def close(self) -> None:
         """Close the knowledge base if this object opened and owns it."""

@@ -102,3 +102,5 @@ class CorrectionStore(Protocol):
     def delete(self, doc_id: str, actor: str) -> None:
         """Erase the document from every store."""
         ...
+
+    # Optional: ``compact()``, called once after the deletions, clears what the stores keep of deleted data.

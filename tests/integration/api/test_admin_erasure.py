@@ -143,9 +143,7 @@ def _residue(stack: Stack, needles: tuple[str, ...]) -> list[Any]:
         raw = find_in_files(
             home, needles, exclude=[crm, crm.with_name(crm.name + "-wal"), crm.with_name(crm.name + "-shm")]
         )
-        # Qdrant keeps deleted points' bytes in its segment files and WAL until it rewrites them (docs/privacy.md);
-        # that the correction is gone from the vector store is checked through the store itself.
-        found += [r for r in raw if not r.table.startswith("qdrant/")]
+        found += raw  # the vector store's files included: erasure rewrites them
         found += find_in_sqlite_file(home / "checkpoints.db", needles)
     return found
 

@@ -13,7 +13,7 @@ from qdrant_client import QdrantClient
 from grounddesk.config import QdrantSettings
 from grounddesk.errors import ConfigurationError
 from grounddesk.knowledge.stores import MemoryVectorStore, QdrantClientStore, QdrantEdgeStore
-from grounddesk.knowledge.types import VectorStore
+from grounddesk.knowledge.types import SparseVector, VectorStore
 from grounddesk.testing import Reopen, VectorStoreConformance
 from grounddesk.testing._vector_data import axis, make_point, search_filter
 
@@ -177,5 +177,42 @@ def test_edge_store_finds_points_after_reopen_and_optimize(tmp_path: Path) -> No
         hits = reopened.search_dense(axis(0), search_filter(metadata={"lang": "en", "beta": True}), 5)
         assert [h.payload.chunk_id for h in hits] == ["doc@1#0"]
         assert reopened.count() == 3
+    finally:
+        reopened.close()
+
+
+def _files_holding(root: Path, needle: bytes) -> list[str]:
+    return [str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and needle in p.read_bytes()]
+
+
+def test_an_edge_rewrite_leaves_no_byte_of_deleted_points_and_keeps_the_rest(tmp_path: Path) -> None:
+    from grounddesk.testing._vector_data import DIM
+
+    store = QdrantEdgeStore(tmp_path / "edge")
+    try:
+        store.ensure_collection(DIM)
+        secret = "Alex Morgan alex.morgan@example.com wants order A1001 refunded"
+        store.upsert(
+            [
+                make_point("correction", text=secret, dense=axis(1), terms={7: 1.0}),
+                make_point("returns", text="Returns are free within 30 days", terms={3: 1.0}, metadata={"team": "ops"}),
+            ]
+        )
+        store.optimize()
+        assert store.delete("correction") == 1
+        store.optimize()
+        # Deleted for readers, but Qdrant keeps the bytes in its files until they are rewritten.
+        assert _files_holding(tmp_path / "edge", b"alex.morgan@example.com")
+        assert store.rewrite() == 1
+        assert _files_holding(tmp_path, b"alex.morgan@example.com") == []
+        dense = store.search_dense(axis(0), search_filter(), 5)
+        ops = search_filter(metadata={"team": "ops"})
+        sparse = store.search_sparse(SparseVector(indices=[3], values=[1.0]), ops, 5)
+        assert [h.payload.doc_id for h in dense] == ["returns"] == [h.payload.doc_id for h in sparse]
+    finally:
+        store.close()
+    reopened = QdrantEdgeStore(tmp_path / "edge")  # the rewritten shard is the one on disk
+    try:
+        assert reopened.count() == 1
     finally:
         reopened.close()

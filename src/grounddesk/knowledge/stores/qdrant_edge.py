@@ -13,6 +13,7 @@ also flushes.
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -26,6 +27,7 @@ from grounddesk.knowledge.stores._common import (
     DENSE,
     SPARSE,
     IndexKind,
+    _metadata_kind,
     as_float_list,
     base_indexes,
     engine_errors,
@@ -98,6 +100,14 @@ def _batches(points: Sequence[ChunkPoint]) -> Iterable[Sequence[ChunkPoint]]:
         yield points[start : start + _BATCH]
 
 
+def _edge_config(dense_dim: int) -> qe.EdgeConfig:
+    return qe.EdgeConfig(
+        vectors={DENSE: qe.EdgeVectorParams(size=dense_dim, distance=qe.Distance.Cosine)},
+        sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+        optimizers=qe.EdgeOptimizersConfig(prevent_unoptimized=False),
+    )
+
+
 class QdrantEdgeStore:
     """Chunks in a Qdrant Edge shard under ``path``; thread-safe.
 
@@ -142,13 +152,8 @@ class QdrantEdgeStore:
             self._check_open()
             if self._shard is None:
                 self._path.mkdir(parents=True, exist_ok=True)
-                config = qe.EdgeConfig(
-                    vectors={DENSE: qe.EdgeVectorParams(size=dense_dim, distance=qe.Distance.Cosine)},
-                    sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
-                    optimizers=qe.EdgeOptimizersConfig(prevent_unoptimized=False),
-                )
                 with engine_errors(_BACKEND, "create the shard"):
-                    self._shard = qe.EdgeShard.create(str(self._path), config)
+                    self._shard = qe.EdgeShard.create(str(self._path), _edge_config(dense_dim))
             else:
                 self._check_dimension(dense_dim)
             self._create_indexes(self._shard, base_indexes())
@@ -247,6 +252,65 @@ class QdrantEdgeStore:
             shard = self._writable()
             with engine_errors(_BACKEND, "optimize"):
                 return shard.optimize()
+
+    def rewrite(self) -> int:
+        """Rebuild the shard from its live points, so nothing of a deleted point stays in its files.
+
+        Qdrant drops a deleted point for every reader at once, but keeps its bytes in segment files and in its
+        write-ahead log until they happen to be rewritten; erasure needs them gone now. The live points (with
+        their vectors, payloads and payload indexes) are copied into a fresh shard beside this one, which then
+        replaces it; the old files are deleted. Searches wait meanwhile (seconds for ten thousand chunks).
+
+        Returns:
+            How many points the rebuilt shard holds.
+
+        Raises:
+            VectorStoreError: The engine failed; the shard in place is then the old one, unchanged.
+        """
+        with self._lock:
+            shard = self._writable()
+            fresh_path = self._path.with_name(self._path.name + ".rewrite")
+            old_path = self._path.with_name(self._path.name + ".old")
+            shutil.rmtree(fresh_path, ignore_errors=True)
+            shutil.rmtree(old_path, ignore_errors=True)
+            config = json.loads((self._path / _CONFIG_FILE).read_text(encoding="utf-8"))
+            records: list[Any] = []
+            offset: Any = None
+            try:
+                with engine_errors(_BACKEND, "rewrite the shard"):
+                    while True:
+                        request = qe.ScrollRequest(offset=offset, limit=_BATCH, with_payload=True, with_vector=True)
+                        batch, offset = shard.scroll(request)
+                        records.extend(batch)
+                        if offset is None:
+                            break
+                    fresh = qe.EdgeShard.create(str(fresh_path), _edge_config(int(config["vectors"][DENSE]["size"])))
+                    indexes = base_indexes()
+                    for record in records:
+                        for key, value in (record.payload.get("metadata") or {}).items():
+                            kind = _metadata_kind(value)
+                            if kind is not None:
+                                indexes.setdefault(f"metadata.{key}", kind)
+                    for field, kind in indexes.items():
+                        fresh.update(qe.UpdateOperation.create_field_index(field, _schema(kind)))
+                    for start in range(0, len(records), _BATCH):
+                        points = [qe.Point(r.id, r.vector, r.payload) for r in records[start : start + _BATCH]]
+                        fresh.update(qe.UpdateOperation.upsert_points(points))
+                    fresh.optimize()
+                    fresh.flush()
+                    fresh.close()
+            except BaseException:
+                shutil.rmtree(fresh_path, ignore_errors=True)
+                raise
+            with engine_errors(_BACKEND, "swap in the rewritten shard"):
+                shard.close()
+                self._shard = None
+                self._path.rename(old_path)
+                fresh_path.rename(self._path)
+                shutil.rmtree(old_path)
+                self._shard = qe.EdgeShard.load(str(self._path))
+                self._indexed = set(self._shard.info().payload_schema)
+            return len(records)
 
     def close(self) -> None:
         """Flush and release the shard. Idempotent."""
