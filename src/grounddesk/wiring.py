@@ -272,7 +272,11 @@ def build_agent(
         scorer=ConfidenceScorer(cached, model),
         rewrite=rewrite_followup,
         fixed_replies={i.name: i.reply for i in playbook.intents if i.reply},
-        toolbox=Toolbox(support_tools(crm, erp), on_call=tool_call_recorder(audit) if audit is not None else None)
+        toolbox=Toolbox(
+            support_tools(crm, erp),
+            on_call=tool_call_recorder(audit) if audit is not None else None,
+            call_budget=settings.service.limits.tool_calls_per_conversation,
+        )
         if crm is not None or erp is not None
         else None,
         crm=crm,
@@ -280,7 +284,15 @@ def build_agent(
         slot_questions={name: spec.question for name, spec in playbook.slots.items() if spec.question},
         extract_slots=playbook.extract_slots,
     )
-    agent = Agent(build_graph(deps, saver), deps.guard, knowledge=kb, toolbox=deps.toolbox, audit=audit)
+    # The abuse limits hold for every way in (service, CLI chat, evals), not only the HTTP service.
+    agent = Agent(
+        build_graph(deps, saver),
+        deps.guard,
+        knowledge=kb,
+        toolbox=deps.toolbox,
+        audit=audit,
+        recursion_limit=settings.service.limits.recursion_limit,
+    )
 
     def close() -> None:
         conn.close()

@@ -13,6 +13,7 @@ import pytest
 
 from grounddesk.agent.conversation import Agent
 from grounddesk.agent.types import ConversationContext
+from grounddesk.api.settings import LimitsSettings
 from grounddesk.config import Settings
 from grounddesk.connectors import DemoBackend, ResilienceSettings, ResilientERP
 from grounddesk.connectors.erp_http import HttpERP
@@ -246,3 +247,19 @@ def test_the_langchain_tools_carry_schemas_tiers_and_the_same_gate(agent: Agent)
     assert "A1001" in tools["order_status"].invoke({"order_id": "A1001"})
     with pytest.raises(ToolNotAllowed):  # a model asking for a write gets the gate, whatever its prompt said
         tools["create_case"].invoke({"subject": "Refund everything"})
+
+
+def test_the_configured_limits_hold_for_every_agent_not_only_the_service(
+    settings: Settings, embedder: SentenceTransformerEmbedder
+) -> None:
+    # The CLI chat and the evals build the agent through the same wiring as the service.
+    limits = LimitsSettings(recursion_limit=17, tool_calls_per_conversation=3)
+    limited = settings.model_copy(update={"service": settings.service.model_copy(update={"limits": limits})})
+    crm, erp, close_connectors = build_connectors(limited)
+    built, close = build_agent(limited, embedder=embedder, crm=crm, erp=erp)
+    try:
+        assert built.recursion_limit == 17
+        assert built.toolbox is not None and built.toolbox.call_budget == 3
+    finally:
+        close()
+        close_connectors()
