@@ -211,11 +211,6 @@ class KnowledgeBase:
             for i, item in enumerate(group):
                 item_vectors = [vectors[(i, j)] for j in range(len(item.chunks))]
                 self._register(item, item_vectors, report, audiences, owner, actor, effective_from, effective_until)
-        if report.imported and self.prepare_chunks is not None:
-            # Work the agent would otherwise do in every turn (sentence vectors), done once, off the import's path.
-            new_docs = {item.doc_id for item in report.imported}
-            texts = [c.text for item in pending if item.document.doc_id in new_docs for c in item.chunks]
-            self._prepare_later(self.prepare_chunks, texts, progress)
         if report.imported and isinstance(self.store, Optimizable):
             if progress:
                 progress(0, 1, "indexing")
@@ -226,6 +221,12 @@ class KnowledgeBase:
             for imported in report.imported:
                 self.approve(imported.doc_id, imported.version, actor=actor)
                 imported.status = "approved"
+        if report.imported and self.prepare_chunks is not None:
+            # Work the agent would otherwise do in every turn (sentence vectors), done once, off the import's path
+            # (started last, so it never competes with the import's own index build).
+            new_docs = {item.doc_id for item in report.imported}
+            texts = [c.text for item in pending if item.document.doc_id in new_docs for c in item.chunks]
+            self._prepare_later(self.prepare_chunks, texts, progress)
         return report
 
     def _plan(self, results: Iterable[LoadResult], report: ImportReport) -> list[_Pending]:

@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -149,6 +150,7 @@ _OUTPUT_VERBS = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=65_536)  # the same knowledge sentences come back turn after turn
 def instructs_the_answerer(sentence: str) -> bool:
     """Whether a sentence of retrieved text gives orders to the one answering (an injected instruction).
 
