@@ -172,7 +172,7 @@ def test_consistency_and_pass_k_over_repeated_runs() -> None:
     assert (out["k"], out["cases"]) == (3, 2)
     assert out["pass^1"] == pytest.approx(round((1 + 2 / 3) / 2, 4))
     assert out["pass^k"] == 0.5
-    assert out["consistency"] == 0.5 and out["unstable_cases"] == ["f"]
+    assert out["consistency"] == 0.5 and out["unstable_cases"] == ["f"] and out["failing_cases"] == ["f"]
 
 
 def test_latency_percentiles_per_turn_and_per_node() -> None:

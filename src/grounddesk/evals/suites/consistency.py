@@ -39,6 +39,7 @@ def consistency_figures(cases: list[Case], runs: list[list[TurnRecord]]) -> dict
         "pass^k": rounded(pass_hat_k(successes, k, k)) if k else 0.0,
         "consistency": rounded(sum(stable) / len(stable)) if stable else 0.0,
         "unstable_cases": [c.id for c, ok in zip(cases, stable, strict=True) if not ok][:20],
+        "failing_cases": [c.id for c, n in zip(cases, successes, strict=True) if n < k][:20],
     }
 
 
