@@ -10,7 +10,7 @@ Simulated customers read and type between messages: each waits a random 2-5 s af
 A customer handed to a person starts a new conversation (the bot is silent while a person owns it).
 Customers arrive spread over the first think interval, as they would on a live site, not all in the same
 millisecond. Every simulated customer comes from 127.0.0.1, so the service's per-address rate limit is raised
-for the run (``GROUNDDESK_SERVICE``); the per-conversation limits stay as shipped.
+for the run (``GROUNDDESK_SERVICE_LIMITS``); the per-conversation limits stay as shipped.
 
 First, one customer alone (``--single-turns`` turns, same think time), the baseline; then ``--customers``
 customers for ``--seconds``; the pair is repeated ``--repeats`` times and medians are reported. With
@@ -62,7 +62,7 @@ FINAL = {"answer", "clarify", "handoff"}
 # One TLS context for every simulated browser: httpx builds one per client otherwise, and 50 of them at once
 # block this process's event loop for a second, which the figures would then charge to the service.
 _TLS = ssl.create_default_context()
-_ONE_ADDRESS_LIMITS = json.dumps({"limits": {"ip_per_minute": 1_000_000, "ip_burst": 100_000}})
+_ONE_ADDRESS_LIMITS = json.dumps({"ip_per_minute": 1_000_000, "ip_burst": 100_000})
 
 
 @dataclass
@@ -81,7 +81,12 @@ def _free_port() -> int:
 
 
 def _start_service(home: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GROUNDDESK_HOME": str(home), "GROUNDDESK_SERVICE": _ONE_ADDRESS_LIMITS}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "GROUNDDESK_HOME": str(home),
+        "GROUNDDESK_SERVICE_LIMITS": _ONE_ADDRESS_LIMITS,
+    }
     cli = [sys.executable, "-m", "grounddesk"]
     subprocess.run([*cli, "demo", "--no-serve"], env=env, check=True, capture_output=True, cwd=REPO)
     # The service's log goes to a file: a pipe nobody reads fills up (64 KiB) and then blocks the service's
