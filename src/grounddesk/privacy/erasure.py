@@ -336,9 +336,8 @@ class Eraser:
         for doc_id in to_delete:
             self._corrections.delete(doc_id, actor)
             counts.knowledge_corrections += 1
-        compact = getattr(self._corrections, "compact", None)
-        if to_delete and callable(compact):
-            compact()  # the vector store's files too, not only its readers
+        if to_delete:
+            self._corrections.compact()  # the vector store's files too, not only its readers
         return review
 
     # -- helpers -----------------------------------------------------------------------------------------------

@@ -103,4 +103,6 @@ class CorrectionStore(Protocol):
         """Erase the document from every store."""
         ...
 
-    # Optional: ``compact()``, called once after the deletions, clears what the stores keep of deleted data.
+    def compact(self) -> None:
+        """Called once after the deletions: clear what the stores still keep of deleted documents in their files."""
+        ...

@@ -6,7 +6,7 @@ Payload layout (identical on every Qdrant back-end): the fields of :class:`Chunk
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal, cast
 
@@ -22,6 +22,7 @@ __all__ = [
     "as_float_list",
     "base_indexes",
     "engine_errors",
+    "metadata_index_kinds",
     "metadata_indexes",
     "payload_dict",
     "payload_from",
@@ -70,9 +71,14 @@ def metadata_indexes(points: Iterable[ChunkPoint], known: set[str]) -> dict[str,
     The kind comes from the first value seen; a later value of another type is still stored and filtered on
     correctly (Qdrant checks the payload itself when an index cannot answer), only without index support.
     """
+    return metadata_index_kinds((point.payload.metadata for point in points), known)
+
+
+def metadata_index_kinds(metadatas: Iterable[Mapping[str, Any]], known: set[str]) -> dict[str, IndexKind]:
+    """:func:`metadata_indexes` over plain metadata mappings (e.g. stored payloads read back)."""
     found: dict[str, IndexKind] = {}
-    for point in points:
-        for key, value in point.payload.metadata.items():
+    for metadata in metadatas:
+        for key, value in metadata.items():
             field = f"metadata.{key}"
             if field in known or field in found:
                 continue

@@ -27,10 +27,10 @@ from grounddesk.knowledge.stores._common import (
     DENSE,
     SPARSE,
     IndexKind,
-    _metadata_kind,
     as_float_list,
     base_indexes,
     engine_errors,
+    metadata_index_kinds,
     metadata_indexes,
     payload_dict,
     payload_from,
@@ -215,13 +215,13 @@ class QdrantEdgeStore:
 
     def chunks(self, doc_id: str, version: int | None = None) -> list[ChunkPayload]:
         """Every stored chunk of a document (or of one version), ordered by version then ordinal."""
-        shard = self._readable()
-        if shard is None:
-            return []
         flt = _version_filter(doc_id, version)
         found: list[ChunkPayload] = []
         offset: Any = None
-        with engine_errors(_BACKEND, "scroll chunks"):
+        with self._lock, engine_errors(_BACKEND, "scroll chunks"):
+            shard = self._readable()
+            if shard is None:
+                return []
             while True:
                 request = qe.ScrollRequest(
                     offset=offset, limit=_BATCH, filter=flt, with_payload=True, with_vector=False
@@ -234,11 +234,9 @@ class QdrantEdgeStore:
 
     def count(self) -> int:
         """How many chunks are stored, visible or not."""
-        shard = self._readable()
-        if shard is None:
-            return 0
-        with engine_errors(_BACKEND, "count points"):
-            return shard.count(qe.CountRequest(exact=True))
+        with self._lock, engine_errors(_BACKEND, "count points"):
+            shard = self._readable()
+            return 0 if shard is None else shard.count(qe.CountRequest(exact=True))
 
     def optimize(self) -> bool:
         """Run Edge's optimizers now (vacuum deleted points, merge segments, build the HNSW index).
@@ -259,7 +257,8 @@ class QdrantEdgeStore:
         Qdrant drops a deleted point for every reader at once, but keeps its bytes in segment files and in its
         write-ahead log until they happen to be rewritten; erasure needs them gone now. The live points (with
         their vectors, payloads and payload indexes) are copied into a fresh shard beside this one, which then
-        replaces it; the old files are deleted. Searches wait meanwhile (seconds for ten thousand chunks).
+        replaces it; the old files are deleted. Reads wait meanwhile (seconds for ten thousand chunks): they take
+        the store's lock, so none finds the store empty between the two shards.
 
         Returns:
             How many points the rebuilt shard holds.
@@ -285,12 +284,8 @@ class QdrantEdgeStore:
                         if offset is None:
                             break
                     fresh = qe.EdgeShard.create(str(fresh_path), _edge_config(int(config["vectors"][DENSE]["size"])))
-                    indexes = base_indexes()
-                    for record in records:
-                        for key, value in (record.payload.get("metadata") or {}).items():
-                            kind = _metadata_kind(value)
-                            if kind is not None:
-                                indexes.setdefault(f"metadata.{key}", kind)
+                    kept = (r.payload.get("metadata") or {} for r in records)
+                    indexes = {**base_indexes(), **metadata_index_kinds(kept, set())}
                     for field, kind in indexes.items():
                         fresh.update(qe.UpdateOperation.create_field_index(field, _schema(kind)))
                     for start in range(0, len(records), _BATCH):
@@ -322,11 +317,15 @@ class QdrantEdgeStore:
                     shard.close()
 
     def _query(self, query: qe.Query, flt: SearchFilter, limit: int) -> list[StoredHit]:
-        shard = self._readable()
-        if shard is None or limit <= 0:
+        if limit <= 0:
             return []
         request = qe.QueryRequest(limit=limit, query=query, filter=_search_filter(flt), with_payload=True)
-        with engine_errors(_BACKEND, "search"):
+        # Under the lock: a search never meets the store between the two shards of a rewrite. Edge holds the
+        # interpreter lock while it searches, so searches never ran side by side anyway.
+        with self._lock, engine_errors(_BACKEND, "search"):
+            shard = self._readable()
+            if shard is None:
+                return []
             points = shard.query(request)
         return [StoredHit(payload=payload_from(point.payload), score=point.score) for point in points]
 
