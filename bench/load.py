@@ -71,7 +71,7 @@ class Tally:
 
     latencies: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
-    decisions: dict[str, int] = field(default_factory=dict)
+    by_decision: dict[str, list[float]] = field(default_factory=dict)
 
 
 def _free_port() -> int:
@@ -135,8 +135,9 @@ async def _customer(
                             tally.errors.append(str(frame.get("text") or frame)[:200])
                             break
                         if kind in FINAL and (frame.get("reply_to") or frame.get("client_message_id")) == message_id:
-                            tally.latencies.append((time.perf_counter() - sent) * 1000)
-                            tally.decisions[kind] = tally.decisions.get(kind, 0) + 1
+                            elapsed_ms = (time.perf_counter() - sent) * 1000
+                            tally.latencies.append(elapsed_ms)
+                            tally.by_decision.setdefault(kind, []).append(elapsed_ms)
                             handed_over = kind == "handoff"
                             break
                     turns += 1
@@ -165,7 +166,10 @@ def _summary(tally: Tally, elapsed: float) -> dict[str, object]:
         "p50_ms": round(percentile(tally.latencies, 50), 1),
         "p95_ms": round(percentile(tally.latencies, 95), 1),
         "turns_per_s": round(len(tally.latencies) / elapsed, 2),
-        "decisions": tally.decisions,
+        "decisions": {
+            kind: {"turns": len(values), "p50_ms": round(percentile(values, 50), 1), "p95_ms": round(percentile(values, 95), 1)}
+            for kind, values in sorted(tally.by_decision.items())
+        },
     }
 
 

@@ -28,9 +28,9 @@ from grounddesk.agent.nodes import (
     make_retrieve,
     make_score,
     make_understand,
+    make_understand_route,
     mode_route,
     receive_route,
-    understand_route,
 )
 from grounddesk.agent.state import AgentState
 from grounddesk.agent.types import ConversationContext
@@ -68,7 +68,9 @@ def build_graph(
     graph.add_conditional_edges("receive", receive_route, {"duplicate": END, "guard": "guard"})
     graph.add_edge("guard", "mode_check")
     graph.add_conditional_edges("mode_check", mode_route, {"forwarded": END, "understand": "understand"})
-    graph.add_conditional_edges("understand", understand_route, {"act": "act", "retrieve": "retrieve"})
+    graph.add_conditional_edges(
+        "understand", make_understand_route(deps), {"act": "act", "retrieve": "retrieve", "decide": "decide"}
+    )
     graph.add_edge("act", "decide")
     graph.add_edge("retrieve", "compose")
     graph.add_edge("compose", "score")

@@ -11,15 +11,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from starlette.concurrency import run_in_threadpool
 
 from grounddesk.api.services import Services
-from grounddesk.escalation import ConversationEventKind, TicketStatus, should_offer_contact
+from grounddesk.escalation import ConversationEventKind, Ticket, agents_available, should_offer_contact
 
-__all__ = ["SweepReport", "run_sweeper", "sweep_once"]
+__all__ = ["SweepReport", "offer_contact", "run_sweeper", "sweep_once"]
 
 logger = logging.getLogger(__name__)
+_BATCH = 200
 
 
 @dataclass(frozen=True)
@@ -31,30 +33,61 @@ class SweepReport:
 
 
 def _offered(services: Services, conversation_id: str) -> bool:
+    """Whether the conversation already shows the offer (a crash came between showing it and recording it)."""
     return any(
         event.kind == ConversationEventKind.SYSTEM and (event.payload or {}).get("type") == "no_agent"
         for event in services.conversations.events_after(conversation_id, 0, limit=500)
     )
 
 
-def sweep_once(services: Services) -> SweepReport:
-    """Flag overdue tickets; offer a contact form on open tickets nobody claimed in time (once each)."""
-    now = services.clock()
-    flagged = services.queue.flag_overdue(now)
-    offered = 0
-    for ticket in services.queue.list(status=[TicketStatus.OPEN], limit=500):
-        if not should_offer_contact(ticket, now, services.escalation, services.presence.count):
-            continue
-        if _offered(services, ticket.conversation_id):
-            continue
+def offer_contact(services: Services, ticket: Ticket, *, reply_to: str | None = None) -> bool:
+    """Show the customer the no-agent message with its contact form, once per ticket; True when shown now.
+
+    The caller holds the conversation's lock (``services.locks``), so a turn and the sweep never both offer.
+    The message is stored before the ticket records it: a crash in between shows it again at worst, never not.
+    """
+    if not _offered(services, ticket.conversation_id):
         services.conversations.append(
             ticket.conversation_id,
             ConversationEventKind.SYSTEM,
             services.escalation.no_agent_message,
             author="bot",
             payload={"type": "no_agent"},
+            reply_to=reply_to,
         )
-        offered += 1
+        shown = True
+    else:
+        shown = False
+    services.queue.mark_contact_offered(ticket.id)
+    return shown
+
+
+def sweep_once(services: Services) -> SweepReport:
+    """Flag overdue tickets; offer a contact form on open tickets nobody claimed in time (once each).
+
+    Both are single indexed queries over the queue, then work only for the tickets that need it, so a sweep
+    costs the same with ten open tickets or ten thousand.
+    """
+    now = services.clock()
+    settings = services.escalation
+    flagged = services.queue.flag_overdue(now)
+    if agents_available(now, settings, services.presence.count):
+        created_before: datetime | None = now - timedelta(minutes=settings.unclaimed_after_minutes)
+    else:
+        created_before = None  # nobody can take a conversation now: every waiting customer gets the offer
+    offered = 0
+    while True:
+        batch = services.queue.awaiting_contact_offer(created_before=created_before, limit=_BATCH)
+        progressed = False
+        for ticket in batch:
+            with services.locks.hold(ticket.conversation_id):
+                current = services.queue.get(ticket.id)
+                # Claimed meanwhile, or an agent signed in: not now (the ticket stays in the next sweep's query).
+                if should_offer_contact(current, now, settings, services.presence.count):
+                    offered += offer_contact(services, current)
+                    progressed = True
+        if len(batch) < _BATCH or not progressed:
+            break
     return SweepReport(overdue_flagged=len(flagged), contact_offered=offered)
 
 

@@ -41,6 +41,7 @@ from grounddesk.agent.types import ConversationContext
 from grounddesk.api.auth_tokens import CustomerClaims
 from grounddesk.api.events import api_citations, confidence_label, live_event, word_chunks
 from grounddesk.api.services import Services
+from grounddesk.api.sweeper import offer_contact
 from grounddesk.audit import AuditKind, safe_record
 from grounddesk.connectors.types import ConnectorError
 from grounddesk.escalation import (
@@ -301,7 +302,7 @@ class ChatService:
         self._append(job, ConversationEventKind.HANDOFF, result.answer or "", payload)
         settings = services.escalation
         if not agents_available(services.clock(), settings, services.presence.count):
-            self._append(job, ConversationEventKind.SYSTEM, settings.no_agent_message, {"type": "no_agent"})
+            offer_contact(services, ticket, reply_to=job.client_message_id)
         logger.info(
             "conversation escalated",
             extra={"conversation_id": conversation_id, "ticket_id": ticket.id, "reason": ticket.reason},

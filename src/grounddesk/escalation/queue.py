@@ -496,6 +496,51 @@ class SqlTicketQueue:
             self._publish(ticket, TicketEventKind.SLA_BREACHED)
         return sorted(result, key=lambda t: (priority_rank(t.priority), t.sla_due_at, t.id))
 
+    def awaiting_contact_offer(
+        self, *, created_before: datetime | None = None, limit: int = _MAX_PAGE
+    ) -> builtins.list[Ticket]:
+        """Open tickets whose customer was neither offered to leave contact details nor left them, oldest first.
+
+        One indexed query however long the queue is, so the sweep stays cheap with thousands of tickets open.
+
+        Args:
+            created_before: Only tickets opened before this moment (nobody claimed them in time); None for all
+                (nobody can take a conversation now).
+            limit: At most this many, 1 to 500.
+        """
+        if not 1 <= limit <= _MAX_PAGE:
+            raise EscalationInputError(f"limit must be 1..{_MAX_PAGE}", limit=limit)
+        query = select(tickets).where(
+            tickets.c.status == _OPEN.value,
+            tickets.c.contact_offered_at.is_(None),
+            tickets.c.contact.is_(None),
+        )
+        if created_before is not None:
+            query = query.where(tickets.c.created_at <= created_before)
+        query = query.order_by(tickets.c.created_at, tickets.c.id).limit(limit)
+        with self._read.begin() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [ticket_from_row(row) for row in rows]
+
+    def mark_contact_offered(self, ticket_id: str, now: datetime | None = None) -> bool:
+        """Record that the customer was offered to leave contact details (show it once per ticket).
+
+        Returns:
+            True for the call that recorded it; False when it was recorded before.
+
+        Raises:
+            TicketNotFound: No ticket has this id.
+        """
+        now = now or self._clock()
+        with self._engine.begin() as conn:
+            load_ticket(conn, ticket_id, for_update=True)
+            changed = conn.execute(
+                update(tickets)
+                .where(tickets.c.id == ticket_id, tickets.c.contact_offered_at.is_(None))
+                .values(contact_offered_at=now)
+            ).rowcount
+        return changed == 1
+
     # -- internals ---------------------------------------------------------------------------------------------
 
     def _close(

@@ -158,6 +158,7 @@ tickets = Table(
     Column("pending_action", JSONType, nullable=True),
     Column("contact", JSONType, nullable=True),
     Column("resolution_note", Text, nullable=True),
+    Column("contact_offered_at", UTCDateTime, nullable=True),
     CheckConstraint(f"priority IN ({_in(TICKET_PRIORITIES)})", name="priority"),
     CheckConstraint(f"status IN ({_in(TICKET_STATUSES)})", name="status"),
     Index("ix_tickets_status", "status", "sla_due_at"),

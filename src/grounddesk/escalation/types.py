@@ -171,6 +171,9 @@ class Ticket(BaseModel):
     payload: dict[str, Any] = Field(default_factory=dict, description="The escalation interrupt payload")
     pending_action: PendingAction | None = None
     contact: ContactDetails | None = None
+    contact_offered_at: datetime | None = Field(
+        default=None, description="When the customer was offered to leave contact details (nobody could take over)"
+    )
     resolution_note: str | None = None
 
     @property
@@ -371,6 +374,16 @@ class TicketQueue(Protocol):
 
     def flag_overdue(self, now: datetime | None = None) -> builtins.list[Ticket]:
         """Mark tickets whose first reply is late; each is flagged once."""
+        ...
+
+    def awaiting_contact_offer(
+        self, *, created_before: datetime | None = None, limit: int = 500
+    ) -> builtins.list[Ticket]:
+        """Open tickets whose customer was not offered to leave contact details yet, oldest first."""
+        ...
+
+    def mark_contact_offered(self, ticket_id: str, now: datetime | None = None) -> bool:
+        """Record that the customer was offered to leave contact details; False when it was recorded before."""
         ...
 
     def events(self, ticket_id: str) -> builtins.list[TicketEvent]:

@@ -456,6 +456,37 @@ def test_concurrent_overdue_runs_flag_each_ticket_once(
         assert _kinds(queue, ticket_id).count("sla_breached") == 1
 
 
+def test_contact_offers_are_found_by_one_query_and_recorded_once(
+    queue: SqlTicketQueue, conversations: ConversationStore, clock: FakeClock
+) -> None:
+    early = _open(queue, conversations, "c-early")
+    clock.advance(minutes=10)
+    late = _open(queue, conversations, "c-late")
+    claimed = _open(queue, conversations, "c-claimed")
+    queue.claim(claimed.id, "kim")
+    contact_left = _open(queue, conversations, "c-contact")
+    queue.leave_contact(contact_left.id, ContactDetails(email="alex.morgan@example.com"))
+
+    assert [t.id for t in queue.awaiting_contact_offer()] == [early.id, late.id]  # open, no contact, oldest first
+    assert [t.id for t in queue.awaiting_contact_offer(created_before=clock() - timedelta(minutes=5))] == [early.id]
+    assert [t.id for t in queue.awaiting_contact_offer(limit=1)] == [early.id]
+
+    assert queue.mark_contact_offered(early.id) is True
+    assert queue.mark_contact_offered(early.id) is False  # recorded once
+    assert queue.get(early.id).contact_offered_at == clock()
+    assert [t.id for t in queue.awaiting_contact_offer()] == [late.id]
+    with pytest.raises(TicketNotFound):
+        queue.mark_contact_offered("no-such-ticket")
+    with pytest.raises(EscalationInputError):
+        queue.awaiting_contact_offer(limit=0)
+
+
+def test_concurrent_offers_record_a_ticket_once(queue: SqlTicketQueue, conversations: ConversationStore) -> None:
+    ticket = _open(queue, conversations)
+    results = _race(4, lambda _i: queue.mark_contact_offered(ticket.id))
+    assert sorted(results, key=str) == [False, False, False, True]
+
+
 def test_changes_are_published_on_the_tickets_channel(
     engine: Engine, conversations: ConversationStore, clock: FakeClock
 ) -> None:

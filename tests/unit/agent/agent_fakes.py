@@ -40,6 +40,8 @@ class FakeRouter:
     def route(self, text: str, *, history: Sequence[str] = ()) -> Route:
         if "order" in text:
             return Route(intent="order_status", score=0.9, mode="tool", tool="order_status", missing_slots=["order_id"])
+        if text.lower().startswith("hello"):
+            return Route(intent="greeting", score=0.8)
         return Route(intent="returns_info", score=0.9)
 
 

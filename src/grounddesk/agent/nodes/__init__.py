@@ -10,7 +10,7 @@ from grounddesk.agent.nodes.receive import make_receive, receive_route
 from grounddesk.agent.nodes.respond import make_respond
 from grounddesk.agent.nodes.retrieve import make_retrieve
 from grounddesk.agent.nodes.score import make_score
-from grounddesk.agent.nodes.understand import make_understand, understand_route
+from grounddesk.agent.nodes.understand import make_understand, make_understand_route, understand_route
 
 __all__ = [
     "decide_route",
@@ -27,5 +27,6 @@ __all__ = [
     "make_understand",
     "mode_route",
     "receive_route",
+    "make_understand_route",
     "understand_route",
 ]

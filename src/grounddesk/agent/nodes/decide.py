@@ -14,6 +14,9 @@ The rules, first match wins:
 7. out of scope, nothing retrieved, or nothing composed: escalate ``out_of_scope`` / ``no_answer_in_knowledge``
 8. confidence below ``agent.answer_threshold``: escalate ``low_confidence``
 9. otherwise: answer (with the caution of a caution topic)
+
+An intent with a fixed reply (greeting, thanks) is answered with it whenever only rules 7 and 8 (or none) say
+otherwise; understand sends such turns straight here, with nothing retrieved.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from grounddesk.agent.state import AgentState
 __all__ = ["decide_route", "make_decide", "turn_result"]
 
 _KEEP_RESULTS = 50  # client message ids remembered per conversation for idempotency
+# Escalation reasons that only say the knowledge has no good answer (rules 7 and 8).
+_KNOWLEDGE_REASONS = frozenset({"out_of_scope", "no_answer_in_knowledge", "low_confidence"})
 
 
 def _decision(state: AgentState, threshold: float) -> tuple[str, str | None]:
@@ -94,7 +99,10 @@ def make_decide(deps: AgentDeps) -> Callable[[AgentState], dict[str, Any]]:
         kind, reason = _decision(state, 0.5 if settings.answer_threshold is None else settings.answer_threshold)
         route = state.get("route") or {}
         fixed = deps.fixed_replies.get(str(route.get("intent"))) if not route.get("out_of_scope") else None
-        if fixed is not None and kind != "escalate" and reason != "prompt_injection":
+        # A greeting or thanks has no question for the knowledge to answer: its low knowledge score is no reason
+        # to call a person. The guard's rules (a person asked for, a sensitive topic, an injection, a failure) and
+        # a tool turn still win.
+        if fixed is not None and (kind != "escalate" or reason in _KNOWLEDGE_REASONS) and reason != "prompt_injection":
             result = {**turn_result(state, "answer", None, fixed), "citations": [], "reasons": ["a greeting or thanks"]}
             result["confidence"] = route.get("score")
             return _finish(state, {"decision": {"kind": "answer", "reason": "fixed_reply"}, "result": result})

@@ -15,7 +15,7 @@ from grounddesk.agent.state import AgentState
 from grounddesk.agent.types import Route
 from grounddesk.errors import GrounddeskError
 
-__all__ = ["history_pairs", "make_understand", "understand_route"]
+__all__ = ["history_pairs", "make_understand", "make_understand_route", "understand_route"]
 
 _ACCOUNT_SLOTS = ("order_id", "case_number")
 
@@ -73,8 +73,21 @@ def _continue_awaiting(state: AgentState, deps: AgentDeps, route: Route, questio
     )
 
 
-def understand_route(state: AgentState) -> str:
-    """Tool requests and answers to a stated action go to act, unless the guard already decided the turn."""
+def make_understand_route(deps: AgentDeps) -> Callable[[AgentState], str]:
+    """Where a turn goes after understand (see :func:`understand_route`)."""
+    fixed = frozenset(deps.fixed_replies)
+
+    def route_after_understand(state: AgentState) -> str:
+        return understand_route(state, fixed_reply_intents=fixed)
+
+    return route_after_understand
+
+
+def understand_route(state: AgentState, *, fixed_reply_intents: frozenset[str] = frozenset()) -> str:
+    """Tool requests and answers to a stated action go to act, unless the guard already decided the turn.
+
+    A greeting or thanks (an intent with a fixed reply) goes straight to decide: there is nothing to look up.
+    """
     guard = state.get("guard") or {}
     route = state.get("route") or {}
     flagged = (
@@ -84,4 +97,6 @@ def understand_route(state: AgentState) -> str:
     )
     if not flagged and (route.get("tool") or route.get("mode") == "confirm"):
         return "act"
+    if not route.get("out_of_scope") and route.get("intent") in fixed_reply_intents:
+        return "decide"
     return "retrieve"
