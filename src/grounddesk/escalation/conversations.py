@@ -31,6 +31,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 
 from grounddesk.db.engine import assert_engine_configured, read_only
 from grounddesk.db.types import utc_now
+from grounddesk.db.unit import after_commit, writing
 from grounddesk.escalation._sql import Clock, insert_ignore, inserted_id, upsert
 from grounddesk.escalation.hub import EventHub, conversation_channel
 from grounddesk.escalation.tables import conversation_events, conversations, feedback
@@ -110,7 +111,7 @@ class ConversationStore:
             "mode": ConversationMode.BOT.value,
             "last_seq": 0,
         }
-        with self._engine.begin() as conn:
+        with writing(self._engine) as conn:
             insert_ignore(conn, conversations, values, ["id"])
         return conversation_id
 
@@ -179,7 +180,7 @@ class ConversationStore:
         """
         kind = ConversationEventKind(kind)
         now = self._clock()
-        with self._engine.begin() as conn:
+        with writing(self._engine) as conn:
             self._lock(conn, conversation_id)
             if client_message_id is not None:
                 existing = self._by_client_id(conn, conversation_id, kind, client_message_id)
@@ -204,8 +205,10 @@ class ConversationStore:
             }
             event_id = inserted_id(conn.execute(insert(conversation_events).values(**values)))
         event = ConversationEvent.model_validate({**values, "id": event_id})
-        if self._hub is not None:
-            self._hub.publish(conversation_channel(conversation_id), event.model_dump(mode="json"))
+        hub = self._hub
+        if hub is not None:
+            message = event.model_dump(mode="json")
+            after_commit(self._engine, lambda: hub.publish(conversation_channel(conversation_id), message))
         return event
 
     def events_after(self, conversation_id: str, seq: int = 0, *, limit: int = 500) -> builtins.list[ConversationEvent]:
@@ -276,7 +279,7 @@ class ConversationStore:
             ConversationNotFound: No conversation has this id.
         """
         now = self._clock()
-        with self._engine.begin() as conn:
+        with writing(self._engine) as conn:
             current = self._lock(conn, conversation_id)
             if current.closed_at is None:
                 conn.execute(update(conversations).where(conversations.c.id == conversation_id).values(closed_at=now))
@@ -297,7 +300,7 @@ class ConversationStore:
         """
         rating = Rating(rating)
         now = self._clock()
-        with self._engine.begin() as conn:
+        with writing(self._engine) as conn:
             self._lock(conn, conversation_id)
             kind = conn.execute(
                 select(conversation_events.c.kind).where(
@@ -341,7 +344,7 @@ class ConversationStore:
             return [Feedback.model_validate(dict(row)) for row in rows]
 
     def _set(self, conversation_id: str, **values: Any) -> Conversation:
-        with self._engine.begin() as conn:
+        with writing(self._engine) as conn:
             changed = conn.execute(
                 update(conversations).where(conversations.c.id == conversation_id).values(**values)
             ).rowcount

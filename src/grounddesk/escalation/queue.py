@@ -36,6 +36,7 @@ from sqlalchemy import Engine, case, insert, select, update
 
 from grounddesk.db.engine import assert_engine_configured, read_only
 from grounddesk.db.types import utc_now
+from grounddesk.db.unit import after_commit, writing
 from grounddesk.escalation._sql import Clock, json_or_null
 from grounddesk.escalation._ticket_rows import (
     HELD,
@@ -134,7 +135,7 @@ class SqlTicketQueue:
         """
         now = self._clock()
         priority = priority_for(reason, tier, self.settings)
-        with self._engine.begin() as conn:
+        with writing(self._engine) as conn:
             # Locking the conversation row makes concurrent opens for one conversation take turns.
             locked = conn.execute(
                 select(conversations.c.id).where(conversations.c.id == conversation_id).with_for_update(key_share=True)
@@ -260,7 +261,7 @@ class SqlTicketQueue:
             TicketTransitionError: The ticket is closed.
         """
         now = self._clock()
-        with self._engine.begin() as conn:
+        with writing(self._engine) as conn:
             claimed = conn.execute(
                 update(tickets)
                 .where(tickets.c.id == ticket_id, tickets.c.status == _OPEN.value)
@@ -404,7 +405,7 @@ class SqlTicketQueue:
             TicketNotFound: No ticket has this id.
         """
         now = self._clock()
-        with self._engine.begin() as conn:
+        with writing(self._engine) as conn:
             load_ticket(conn, ticket_id, for_update=True)
             event_id = log_event(conn, ticket_id, now, actor, TicketEventKind.NOTE, {"text": text})
         return TicketEvent(
@@ -473,7 +474,7 @@ class SqlTicketQueue:
             The tickets flagged by this call.
         """
         now = now or self._clock()
-        with self._engine.begin() as conn:
+        with writing(self._engine) as conn:
             flagged = conn.execute(
                 update(tickets)
                 .where(
@@ -532,7 +533,7 @@ class SqlTicketQueue:
             TicketNotFound: No ticket has this id.
         """
         now = now or self._clock()
-        with self._engine.begin() as conn:
+        with writing(self._engine) as conn:
             load_ticket(conn, ticket_id, for_update=True)
             changed = conn.execute(
                 update(tickets)
@@ -568,7 +569,7 @@ class SqlTicketQueue:
 
     def _decide_action(self, ticket_id: str, agent: str, kind: TicketEventKind, reason: str | None) -> PendingAction:
         now = self._clock()
-        with self._engine.begin() as conn:
+        with writing(self._engine) as conn:
             current = load_ticket(conn, ticket_id, for_update=True)
             check_change(current, agent, kind.value.replace("_", " "), allowed=HELD)
             action = current.pending_action
@@ -597,7 +598,7 @@ class SqlTicketQueue:
     ) -> Ticket:
         """Lock the ticket, let ``change`` check it and say what to set, write it and its event together."""
         now = self._clock()
-        with self._engine.begin() as conn:
+        with writing(self._engine) as conn:
             current = load_ticket(conn, ticket_id, for_update=True)
             values = dict(change(current, now))
             values["updated_at"] = now
@@ -613,17 +614,20 @@ class SqlTicketQueue:
         return ticket
 
     def _publish(self, ticket: Ticket, kind: TicketEventKind) -> None:
-        if self._hub is None:
+        """Tell the consoles, once the change is committed (see :mod:`grounddesk.db.unit`)."""
+        hub = self._hub
+        if hub is None:
             return
-        self._hub.publish(
-            TICKETS_CHANNEL,
-            {
-                "type": "ticket",
-                "event": kind.value,
-                "ticket_id": ticket.id,
-                "conversation_id": ticket.conversation_id,
-                "status": ticket.status.value,
-                "priority": ticket.priority.value,
-                "assignee": ticket.assignee,
-            },
-        )
+        after_commit(self._engine, lambda: hub.publish(TICKETS_CHANNEL, _ticket_message(ticket, kind)))
+
+
+def _ticket_message(ticket: Ticket, kind: TicketEventKind) -> dict[str, Any]:
+    return {
+        "type": "ticket",
+        "event": kind.value,
+        "ticket_id": ticket.id,
+        "conversation_id": ticket.conversation_id,
+        "status": ticket.status.value,
+        "priority": ticket.priority.value,
+        "assignee": ticket.assignee,
+    }

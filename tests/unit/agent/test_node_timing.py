@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
 
 from grounddesk.agent.nodes import _timing
-from grounddesk.agent.nodes._timing import timed
+from grounddesk.agent.nodes._timing import compute_slot, network_wait, timed
 
 
 def test_a_computing_node_holds_the_compute_queue_and_records_its_time() -> None:
@@ -43,3 +44,46 @@ def test_a_failing_node_gives_the_queue_back() -> None:
     with pytest.raises(RuntimeError, match="boom"):
         guard({})
     assert not _timing._COMPUTE.locked()
+
+
+def test_a_turn_slot_queues_whole_turns_and_its_nodes_do_not_take_it_twice() -> None:
+    seen: list[tuple[bool, bool]] = []
+
+    @timed("score")
+    def score(_state: Any) -> dict[str, Any]:
+        seen.append((_timing._COMPUTE.held(), _timing._COMPUTE.locked()))
+        return {}
+
+    with compute_slot():  # a non-reentrant hold would deadlock here
+        score({})
+        assert _timing._COMPUTE.held()
+    assert seen == [(True, True)] and not _timing._COMPUTE.locked()
+
+
+def test_a_network_wait_inside_a_turn_lets_another_turn_compute_meanwhile() -> None:
+    inside = threading.Event()
+    other_ran = threading.Event()
+
+    @timed("act", compute=False)
+    def act(_state: Any) -> dict[str, Any]:
+        inside.set()
+        assert other_ran.wait(10)  # another thread got the queue while this one waits on its network
+        return {}
+
+    def other() -> None:
+        assert inside.wait(10)
+        with compute_slot():
+            other_ran.set()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    with compute_slot():
+        act({})
+        assert _timing._COMPUTE.held()  # back in the queue once the wait is over
+    thread.join(10)
+    assert other_ran.is_set() and not _timing._COMPUTE.locked()
+
+
+def test_network_wait_outside_a_slot_changes_nothing() -> None:
+    with network_wait():
+        assert not _timing._COMPUTE.locked()

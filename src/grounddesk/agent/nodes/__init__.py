@@ -1,5 +1,6 @@
 """One module per node of the turn pipeline (see ../shared/ARCHITECTURE.md)."""
 
+from grounddesk.agent.nodes._timing import compute_slot, network_wait
 from grounddesk.agent.nodes.act import make_act
 from grounddesk.agent.nodes.compose import make_compose
 from grounddesk.agent.nodes.decide import decide_route, make_decide
@@ -13,6 +14,7 @@ from grounddesk.agent.nodes.score import make_score
 from grounddesk.agent.nodes.understand import make_understand, make_understand_route, understand_route
 
 __all__ = [
+    "compute_slot",
     "decide_route",
     "make_act",
     "make_compose",
@@ -25,8 +27,9 @@ __all__ = [
     "make_retrieve",
     "make_score",
     "make_understand",
-    "mode_route",
-    "receive_route",
     "make_understand_route",
+    "mode_route",
+    "network_wait",
+    "receive_route",
     "understand_route",
 ]

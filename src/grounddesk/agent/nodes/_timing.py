@@ -1,10 +1,20 @@
 """Per-node timing, recorded into the state's ``timings`` (the latency eval reads it), and the compute queue.
 
-Nodes that only compute (no network: guard, the embedding router, retrieval from the embedded store, the
-extractive composer, scoring, the decision) run one at a time across the process's concurrent turns. They share
-one interpreter lock and one model, so interleaving them only stretched every turn: under 50 simulated customers
-the p95 turn was 100 ms with two turns' computations interleaved and 70 ms with them queued. Nodes that wait on
-a network (tool calls to a CRM or ERP, an LLM router or composer) stay outside the queue, so those waits overlap.
+Work that only computes (guard, the embedding router, retrieval from the embedded store, the extractive
+composer, scoring, the decision, the SQL of an embedded database) runs one turn at a time across the process's
+concurrent turns. Turns share one interpreter lock and one model, so interleaving them only stretched every turn:
+under 50 simulated customers the p95 turn was 100 ms with two turns' computations interleaved and 70 ms with
+them queued. Waits on a network (tool calls to a CRM or ERP, an LLM router or composer) step out of the queue,
+so those waits overlap.
+
+Two grains use the one queue:
+
+- :func:`timed` nodes hold it while they compute (and step out of it while they wait, ``compute=False``);
+- a service holds it for a whole turn with :func:`compute_slot`, so a turn's uncounted work between nodes (the
+  graph's bookkeeping, the checkpoint, storing the reply) is queued too: a turn that starts finishes before the
+  next one starts, instead of every turn under load sharing the interpreter and all finishing late.
+
+The queue is held per thread and re-entrantly: a node inside a held slot does not take it again.
 """
 
 from __future__ import annotations
@@ -12,15 +22,68 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
-__all__ = ["timed"]
+__all__ = ["compute_slot", "network_wait", "timed"]
 
 F = TypeVar("F", bound=Callable[..., dict[str, Any]])
 
 
-_COMPUTE = threading.Lock()
+class _ComputeQueue:
+    """One lock, held re-entrantly per thread, that a holder can step out of while it waits on a network."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._local = threading.local()
+
+    def held(self) -> bool:
+        """Whether the calling thread holds the queue."""
+        return bool(getattr(self._local, "held", False))
+
+    def locked(self) -> bool:
+        """Whether any thread holds the queue."""
+        return self._lock.locked()
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        if self.held():
+            yield
+            return
+        self._lock.acquire()
+        self._local.held = True
+        try:
+            yield
+        finally:
+            self._local.held = False
+            self._lock.release()
+
+    @contextmanager
+    def step_out(self) -> Iterator[None]:
+        if not self.held():
+            yield
+            return
+        self._local.held = False
+        self._lock.release()
+        try:
+            yield
+        finally:
+            self._lock.acquire()
+            self._local.held = True
+
+
+_COMPUTE = _ComputeQueue()
+
+
+def compute_slot() -> Any:
+    """Hold the compute queue for a block (a whole turn); re-entrant within a thread."""
+    return _COMPUTE.hold()
+
+
+def network_wait() -> Any:
+    """Step out of the compute queue for a block that waits on a network; a no-op when not holding it."""
+    return _COMPUTE.step_out()
 
 
 def timed(name: str, *, compute: bool = True) -> Callable[[F], F]:
@@ -30,10 +93,7 @@ def timed(name: str, *, compute: bool = True) -> Callable[[F], F]:
         @functools.wraps(fn)
         def node(*args: Any, **kwargs: Any) -> dict[str, Any]:
             started = time.perf_counter()
-            if compute:
-                with _COMPUTE:
-                    update = fn(*args, **kwargs)
-            else:
+            with _COMPUTE.hold() if compute else _COMPUTE.step_out():
                 update = fn(*args, **kwargs)
             update.setdefault("timings", {})
             update["timings"] = {**update["timings"], name: (time.perf_counter() - started) * 1000.0}
