@@ -7,7 +7,10 @@ The service runs as it ships (`grounddesk demo --no-serve`, then `grounddesk ser
 process only plays the customers, so the two do not share an interpreter lock. A turn's latency is the time
 from sending a message on the socket to the final event that answers it (answer, clarify or handoff).
 Simulated customers read and type between messages: each waits a random 2-5 s after a reply (``--think``).
-A customer handed to a person starts a new conversation (the bot is silent while a person owns it).
+A customer handed to a person starts a new conversation (the bot is silent while a person owns it), and so does
+one who has sent ``--conversation-turns`` messages: a support chat is a handful of messages, and one simulated
+conversation sending 100 messages at the single customer's pace would meet the per-conversation rate limit,
+which stays as shipped (20 messages a minute, 8 at once).
 Customers arrive spread over the first think interval, as they would on a live site, not all in the same
 millisecond. Every simulated customer comes from 127.0.0.1, so the service's per-address rate limit is raised
 for the run (``GROUNDDESK_SERVICE_LIMITS``); the per-conversation limits stay as shipped.
@@ -108,7 +111,13 @@ def _start_service(home: Path, port: int) -> subprocess.Popen[bytes]:
 
 
 async def _customer(
-    base: str, until: float, tally: Tally, rng: random.Random, think: tuple[float, float], max_turns: int | None
+    base: str,
+    until: float,
+    tally: Tally,
+    rng: random.Random,
+    think: tuple[float, float],
+    max_turns: int | None,
+    conversation_turns: int,
 ) -> None:
     turns = 0
     if think[1] > 0:
@@ -123,7 +132,13 @@ async def _customer(
             ws_url = base.replace("http", "ws", 1) + f"/v1/conversations/{conv['id']}/ws?token={conv['token']}"
             async with websockets.connect(ws_url, open_timeout=30) as ws:
                 handed_over = False
-                while not handed_over and time.monotonic() < until and (max_turns is None or turns < max_turns):
+                said = 0
+                while (
+                    not handed_over
+                    and said < conversation_turns
+                    and time.monotonic() < until
+                    and (max_turns is None or turns < max_turns)
+                ):
                     message_id = uuid.uuid4().hex
                     sent = time.perf_counter()
                     text = rng.choice(QUESTIONS)
@@ -141,17 +156,27 @@ async def _customer(
                             handed_over = kind == "handoff"
                             break
                     turns += 1
+                    said += 1
                     if think[1] > 0:
                         await asyncio.sleep(rng.uniform(*think))
 
 
 async def _phase(
-    base: str, customers: int, seconds: float, think: tuple[float, float], seed: int, max_turns: int | None = None
+    base: str,
+    customers: int,
+    seconds: float,
+    think: tuple[float, float],
+    seed: int,
+    max_turns: int | None = None,
+    conversation_turns: int = 6,
 ) -> tuple[Tally, float]:
     tally = Tally()
     until = time.monotonic() + seconds
     started = time.perf_counter()
-    jobs = [_customer(base, until, tally, random.Random(seed * 1000 + i), think, max_turns) for i in range(customers)]
+    jobs = [
+        _customer(base, until, tally, random.Random(seed * 1000 + i), think, max_turns, conversation_turns)
+        for i in range(customers)
+    ]
     for outcome in await asyncio.gather(*jobs, return_exceptions=True):
         if isinstance(outcome, BaseException):
             tally.errors.append(f"{type(outcome).__name__}: {outcome}"[:200])
@@ -167,7 +192,11 @@ def _summary(tally: Tally, elapsed: float) -> dict[str, object]:
         "p95_ms": round(percentile(tally.latencies, 95), 1),
         "turns_per_s": round(len(tally.latencies) / elapsed, 2),
         "decisions": {
-            kind: {"turns": len(values), "p50_ms": round(percentile(values, 50), 1), "p95_ms": round(percentile(values, 95), 1)}
+            kind: {
+                "turns": len(values),
+                "p50_ms": round(percentile(values, 50), 1),
+                "p95_ms": round(percentile(values, 95), 1),
+            }
             for kind, values in sorted(tally.by_decision.items())
         },
     }
@@ -180,6 +209,7 @@ def main() -> None:
     parser.add_argument("--single-turns", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--think", type=float, nargs=2, default=(2.0, 5.0), metavar=("MIN_S", "MAX_S"))
+    parser.add_argument("--conversation-turns", type=int, default=6, help="messages before a new conversation")
     args = parser.parse_args()
     think = (args.think[0], args.think[1])
     port = _free_port()
@@ -191,9 +221,20 @@ def main() -> None:
             runs: list[dict[str, dict[str, Any]]] = []
             for rep in range(args.repeats):
                 single, single_s = asyncio.run(
-                    _phase(base, 1, 10_000, (0.2, 0.5), rep + 1, max_turns=args.single_turns)
+                    _phase(
+                        base,
+                        1,
+                        10_000,
+                        (0.2, 0.5),
+                        rep + 1,
+                        max_turns=args.single_turns,
+                        conversation_turns=args.conversation_turns,
+                    )
                 )
-                loaded, loaded_s = asyncio.run(_phase(base, args.customers, args.seconds, think, rep + 100))
+                turns_each = args.conversation_turns
+                loaded, loaded_s = asyncio.run(
+                    _phase(base, args.customers, args.seconds, think, rep + 100, conversation_turns=turns_each)
+                )
                 runs.append({"single": _summary(single, single_s), "load": _summary(loaded, loaded_s)})
                 sys.stderr.write(f"repeat {rep + 1}: {json.dumps(runs[-1])}\n")
         finally:
@@ -210,6 +251,7 @@ def main() -> None:
         "customers": args.customers,
         "seconds": args.seconds,
         "think_s": list(think),
+        "conversation_turns": args.conversation_turns,
         "repeats": args.repeats,
         "single_p95_ms": single_p95,
         "load_p95_ms": load_p95,

@@ -31,12 +31,22 @@ from grounddesk.api.storable import StorableText
 from grounddesk.api.sweeper import run_sweeper
 from grounddesk.api.turns import ChatService
 from grounddesk.config import Settings
+from grounddesk.db.wal import WalCheckpointer, sqlite_file
 
 __all__ = ["create_app"]
 
 logger = logging.getLogger(__name__)
 
 _UPLOAD_PATH = "/v1/knowledge/documents"
+
+
+def _wal_checkpointer(services: Services, interval_s: float) -> WalCheckpointer:
+    """Checkpoint the SQLite store and the conversation checkpoints in the background (none on PostgreSQL)."""
+    store = sqlite_file(services.engine)
+    paths = [] if store is None else [store, services.settings.home / "checkpoints.db"]
+    checkpointer = WalCheckpointer(paths, interval_s=interval_s)
+    checkpointer.start()
+    return checkpointer
 
 
 def create_app(settings: Settings, *, services: Services | None = None) -> FastAPI:
@@ -66,6 +76,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
             gc.freeze()
         app.state.chat = ChatService(app.state.services, turn_workers=service.turn_workers)
         sweeper = asyncio.create_task(run_sweeper(app.state.services, service.queue_sweep_s))
+        wal = _wal_checkpointer(app.state.services, service.wal_checkpoint_s)
         try:
             yield
         finally:
@@ -73,6 +84,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> FastA
             with suppress(asyncio.CancelledError):
                 await sweeper
             await app.state.chat.drain(service.shutdown_grace_s)
+            await run_in_threadpool(wal.close)
             if owned:
                 built: Services = app.state.services
                 app.state.services = None

@@ -115,3 +115,8 @@ class ServiceSettings(BaseModel):
         default=4, ge=1, le=64, description="Threads that run the bot's turns (CPU work: a few per core suffice)"
     )
     shutdown_grace_s: float = Field(default=10.0, ge=0, description="How long shutdown waits for turns in flight")
+    wal_checkpoint_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="SQLite only: how often a background thread checkpoints the write-ahead logs (grounddesk.db.wal)",
+    )

@@ -19,7 +19,6 @@ from grounddesk.agent.nodes.escalate import ResumeError
 from grounddesk.agent.types import ConversationContext
 from grounddesk.config import AgentSettings
 
-
 GREETING = "Hi! How can I help you today?"
 
 
