@@ -87,3 +87,18 @@ def test_a_network_wait_inside_a_turn_lets_another_turn_compute_meanwhile() -> N
 def test_network_wait_outside_a_slot_changes_nothing() -> None:
     with network_wait():
         assert not _timing._COMPUTE.locked()
+
+
+def test_work_a_turn_hands_to_another_thread_with_its_context_does_not_queue_behind_it() -> None:
+    import contextvars
+    from concurrent.futures import ThreadPoolExecutor
+
+    @timed("retrieve")
+    def retrieve(_state: Any) -> dict[str, Any]:
+        return {"hits": []}
+
+    with ThreadPoolExecutor(1) as pool, compute_slot():
+        # As LangGraph runs parallel branches: the turn waits for a branch that computes in another thread.
+        branch = pool.submit(contextvars.copy_context().run, retrieve, {})
+        assert branch.result(timeout=10)["hits"] == []  # a per-thread hold would deadlock here
+    assert not _timing._COMPUTE.locked()

@@ -14,7 +14,8 @@ Two grains use the one queue:
   graph's bookkeeping, the checkpoint, storing the reply) is queued too: a turn that starts finishes before the
   next one starts, instead of every turn under load sharing the interpreter and all finishing late.
 
-The queue is held per thread and re-entrantly: a node inside a held slot does not take it again.
+The queue is held per turn and re-entrantly: a node inside a held slot does not take it again, nor does work the
+turn hands to another thread with its context.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 __all__ = ["compute_slot", "network_wait", "timed"]
@@ -32,45 +34,55 @@ F = TypeVar("F", bound=Callable[..., dict[str, Any]])
 
 
 class _ComputeQueue:
-    """One lock, held re-entrantly per thread, that a holder can step out of while it waits on a network."""
+    """One lock, held re-entrantly per turn, that a holder can step out of while it waits on a network.
+
+    Who holds it is a context variable, not a thread-local: work a turn hands to another thread with a copy of
+    its context (LangGraph runs parallel branches that way) counts as the turn's own and does not queue behind
+    the turn that is waiting for it, which would deadlock. Only the thread that took the lock steps out of it.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._local = threading.local()
+        self._held: ContextVar[bool] = ContextVar("grounddesk_compute_held", default=False)
+        self._owner: int | None = None
 
     def held(self) -> bool:
-        """Whether the calling thread holds the queue."""
-        return bool(getattr(self._local, "held", False))
+        """Whether the calling turn holds the queue."""
+        return self._held.get()
 
     def locked(self) -> bool:
-        """Whether any thread holds the queue."""
+        """Whether any turn holds the queue."""
         return self._lock.locked()
 
     @contextmanager
     def hold(self) -> Iterator[None]:
-        if self.held():
+        if self._held.get():
             yield
             return
         self._lock.acquire()
-        self._local.held = True
+        self._owner = threading.get_ident()
+        token = self._held.set(True)
         try:
             yield
         finally:
-            self._local.held = False
+            self._held.reset(token)
+            self._owner = None
             self._lock.release()
 
     @contextmanager
     def step_out(self) -> Iterator[None]:
-        if not self.held():
+        if not self._held.get() or self._owner != threading.get_ident():
             yield
             return
-        self._local.held = False
+        self._owner = None
         self._lock.release()
+        token = self._held.set(False)
         try:
             yield
         finally:
+            self._held.reset(token)
             self._lock.acquire()
-            self._local.held = True
+            self._owner = threading.get_ident()
 
 
 _COMPUTE = _ComputeQueue()
