@@ -962,7 +962,7 @@ def _eraser() -> Iterator[Any]:
     from grounddesk.audit import AuditTrail
     from grounddesk.db import create_engine_for, upgrade
     from grounddesk.privacy import Eraser, KnowledgeCorrections
-    from grounddesk.wiring import build_connectors, build_knowledge_base
+    from grounddesk.wiring import build_connectors, build_knowledge_base, checkpoint_file
 
     settings = _settings()
     settings.home.mkdir(parents=True, exist_ok=True)
@@ -972,7 +972,7 @@ def _eraser() -> Iterator[Any]:
         upgrade(engine)
         crm, _erp, close_connectors = build_connectors(settings, engine=engine)
         stack.callback(close_connectors)
-        saver, conn = open_checkpointer(settings.database_url(), settings.home / "checkpoints.db")
+        saver, conn = open_checkpointer(settings.database_url(), checkpoint_file(settings))
         stack.callback(conn.close)
         # The knowledge base is opened only if a correction drafted from the customer's tickets must go.
         corrections = KnowledgeCorrections(lambda: build_knowledge_base(settings), close=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from grounddesk.agent.conversation import Agent
@@ -204,6 +205,11 @@ def build_connectors(
     return wrapped_crm, wrapped_erp, close
 
 
+def checkpoint_file(settings: Settings) -> Path:
+    """The SQLite file of the conversation checkpoints (used when the database is SQLite)."""
+    return settings.home / "checkpoints.db"
+
+
 def build_agent(
     settings: Settings,
     *,
@@ -262,7 +268,7 @@ def build_agent(
     agent_settings = settings.agent.model_copy(
         update={"answer_threshold": model.answer_threshold if threshold is None else threshold}
     )
-    saver, conn = open_checkpointer(settings.database_url(), settings.home / "checkpoints.db")
+    saver, conn = open_checkpointer(settings.database_url(), checkpoint_file(settings))
     deps = AgentDeps(
         settings=agent_settings,
         knowledge=kb,

@@ -32,6 +32,7 @@ from grounddesk.api.sweeper import run_sweeper
 from grounddesk.api.turns import ChatService
 from grounddesk.config import Settings
 from grounddesk.db.wal import WalCheckpointer, sqlite_file
+from grounddesk.wiring import checkpoint_file
 
 __all__ = ["create_app"]
 
@@ -43,7 +44,7 @@ _UPLOAD_PATH = "/v1/knowledge/documents"
 def _wal_checkpointer(services: Services, interval_s: float) -> WalCheckpointer:
     """Checkpoint the SQLite store and the conversation checkpoints in the background (none on PostgreSQL)."""
     store = sqlite_file(services.engine)
-    paths = [] if store is None else [store, services.settings.home / "checkpoints.db"]
+    paths = [] if store is None else [store, checkpoint_file(services.settings)]
     checkpointer = WalCheckpointer(paths, interval_s=interval_s)
     checkpointer.start()
     return checkpointer

@@ -169,13 +169,6 @@ class Services:
                 logger.exception("closing a service failed")
 
 
-def _apply_limits(agent: Agent, service: ServiceSettings) -> None:
-    """The agent's share of the abuse limits: the graph's recursion limit and the tool budget per conversation."""
-    agent.recursion_limit = service.limits.recursion_limit
-    if agent.toolbox is not None:
-        agent.toolbox.call_budget = service.limits.tool_calls_per_conversation
-
-
 def build_services(
     settings: Settings,
     *,
@@ -217,7 +210,6 @@ def build_services(
             audit = AuditTrail.from_settings(engine, settings.audit, clock=clock)
         agent, close_agent = wiring.build_agent(settings, embedder=embedder, crm=crm, erp=erp, audit=audit)
         closers.append(close_agent)
-        _apply_limits(agent, settings.service)
         if not isinstance(agent.knowledge, KnowledgeBase):
             raise ConfigurationError("the agent was built without a knowledge base")
         auth = settings.auth

@@ -3,7 +3,8 @@
 At a hand-off the customer is told at once when no agent is available (off hours, nobody signed in). This
 sweep covers the other case of the issue: agents are there but nobody claimed the ticket within
 ``escalation.unclaimed_after_minutes``. It runs every ``interval_s`` in the app's lifespan (and once per call
-of :func:`sweep_once`, which tests drive with a fake clock). Each conversation gets the offer once.
+of :func:`sweep_once`, which tests drive with a fake clock). Each ticket gets the offer once, recorded with it
+in one transaction; the sweep also skips a conversation that shows an offer its ticket never recorded.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from datetime import datetime, timedelta
 from starlette.concurrency import run_in_threadpool
 
 from grounddesk.api.services import Services
+from grounddesk.db.unit import unit_of_work
 from grounddesk.escalation import ConversationEventKind, Ticket, agents_available, should_offer_contact
 
-__all__ = ["SweepReport", "offer_contact", "run_sweeper", "sweep_once"]
+__all__ = ["SweepReport", "run_sweeper", "show_contact_offer", "sweep_once"]
 
 logger = logging.getLogger(__name__)
 _BATCH = 200
@@ -33,20 +35,19 @@ class SweepReport:
 
 
 def _offered(services: Services, conversation_id: str) -> bool:
-    """Whether the conversation already shows the offer (a crash came between showing it and recording it)."""
+    """Whether the conversation already shows the offer (shown by a version that did not record it on the ticket)."""
     return any(
         event.kind == ConversationEventKind.SYSTEM and (event.payload or {}).get("type") == "no_agent"
         for event in services.conversations.events_after(conversation_id, 0, limit=500)
     )
 
 
-def offer_contact(services: Services, ticket: Ticket, *, reply_to: str | None = None) -> bool:
-    """Show the customer the no-agent message with its contact form, once per ticket; True when shown now.
+def show_contact_offer(services: Services, ticket: Ticket, *, reply_to: str | None = None) -> None:
+    """Show the customer the no-agent message with its contact form, and record it on the ticket, in one transaction.
 
     The caller holds the conversation's lock (``services.locks``), so a turn and the sweep never both offer.
-    The message is stored before the ticket records it: a crash in between shows it again at worst, never not.
     """
-    if not _offered(services, ticket.conversation_id):
+    with unit_of_work(services.engine):
         services.conversations.append(
             ticket.conversation_id,
             ConversationEventKind.SYSTEM,
@@ -55,11 +56,7 @@ def offer_contact(services: Services, ticket: Ticket, *, reply_to: str | None = 
             payload={"type": "no_agent"},
             reply_to=reply_to,
         )
-        shown = True
-    else:
-        shown = False
-    services.queue.mark_contact_offered(ticket.id)
-    return shown
+        services.queue.mark_contact_offered(ticket.id)
 
 
 def sweep_once(services: Services) -> SweepReport:
@@ -84,7 +81,11 @@ def sweep_once(services: Services) -> SweepReport:
                 current = services.queue.get(ticket.id)
                 # Claimed meanwhile, or an agent signed in: not now (the ticket stays in the next sweep's query).
                 if should_offer_contact(current, now, settings, services.presence.count):
-                    offered += offer_contact(services, current)
+                    if _offered(services, current.conversation_id):
+                        services.queue.mark_contact_offered(current.id)
+                    else:
+                        show_contact_offer(services, current)
+                        offered += 1
                     progressed = True
         if len(batch) < _BATCH or not progressed:
             break

@@ -42,7 +42,7 @@ from grounddesk.agent.types import ConversationContext
 from grounddesk.api.auth_tokens import CustomerClaims
 from grounddesk.api.events import api_citations, confidence_label, live_event, word_chunks
 from grounddesk.api.services import Services
-from grounddesk.api.sweeper import offer_contact
+from grounddesk.api.sweeper import show_contact_offer
 from grounddesk.audit import AuditKind, safe_record
 from grounddesk.connectors.types import ConnectorError
 from grounddesk.db.unit import unit_of_work
@@ -301,40 +301,33 @@ class ChatService:
             "reasons": list(result.reasons),
         }
         escalation = result.escalation or services.agent.pending_escalation(conversation_id) or {}
-        tier = self._tier(escalation.get("customer_id") or job.claims.customer_id)  # the CRM, before the transaction
+        tier = self._tier(_customer_id(job, escalation))  # the CRM, before the transaction
         # One transaction: the ticket, the conversation's mode, the hand-off message and the contact offer are
         # stored together or not at all (a re-sent message after a crash finds nothing half done), and the
         # customer and the consoles hear of them once they are committed.
         with unit_of_work(services.engine):
-            ticket = self._open_ticket(job, escalation, tier=tier, audit=False)
+            ticket = self._open_ticket(job, escalation, tier)
             services.conversations.set_mode(conversation_id, ConversationMode.PENDING_HUMAN)
             self._append(job, ConversationEventKind.HANDOFF, result.answer or "", payload)
-            settings = services.escalation
             if ticket.contact_offered_at is None and not agents_available(
-                services.clock(), settings, services.presence.count
+                services.clock(), services.escalation, services.presence.count
             ):
-                offer_contact(services, ticket, reply_to=job.client_message_id)
+                show_contact_offer(services, ticket, reply_to=job.client_message_id)
         self._audit_opened(job, ticket)
         logger.info(
             "conversation escalated",
             extra={"conversation_id": conversation_id, "ticket_id": ticket.id, "reason": ticket.reason},
         )
 
-    def _open_ticket(
-        self, job: _Job, escalation: dict[str, Any], *, tier: str | None = None, audit: bool = True
-    ) -> Ticket:
-        customer_id = escalation.get("customer_id") or job.claims.customer_id
-        ticket = open_ticket_for(
+    def _open_ticket(self, job: _Job, escalation: dict[str, Any], tier: str) -> Ticket:
+        return open_ticket_for(
             self.services.queue,
             job.claims.conversation_id,
             escalation or {"reason": "needs_human"},
-            customer_id=customer_id,
-            tier=tier if tier is not None else self._tier(customer_id),
+            customer_id=_customer_id(job, escalation),
+            tier=tier,
             pending_action=_pending_action(escalation.get("pending_action")),
         )
-        if audit:
-            self._audit_opened(job, ticket)
-        return ticket
 
     def _audit_opened(self, job: _Job, ticket: Ticket) -> None:
         audited = {"ticket_id": ticket.id, "reason": ticket.reason, "priority": ticket.priority.value}
@@ -375,7 +368,9 @@ class ChatService:
         ticket = services.queue.active_for_conversation(conversation_id)
         if ticket is None:
             # The conversation is still with people but its ticket was closed: open a new one, so nothing is lost.
-            ticket = self._open_ticket(job, services.agent.pending_escalation(conversation_id) or {})
+            escalation = services.agent.pending_escalation(conversation_id) or {}
+            ticket = self._open_ticket(job, escalation, self._tier(_customer_id(job, escalation)))
+            self._audit_opened(job, ticket)
         services.queue.record_customer_message(ticket.id, job.masked, seq=job.seq)
         services.hub.publish(
             TICKETS_CHANNEL,
@@ -386,6 +381,11 @@ class ChatService:
                 "text": job.masked,
             },
         )
+
+
+def _customer_id(job: _Job, escalation: dict[str, Any]) -> str | None:
+    """The customer a ticket is for: the one the escalation names, else the conversation's verified one."""
+    return escalation.get("customer_id") or job.claims.customer_id
 
 
 def _pending_action(value: Any) -> PendingAction | None:

@@ -24,7 +24,7 @@ import functools
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
@@ -88,12 +88,12 @@ class _ComputeQueue:
 _COMPUTE = _ComputeQueue()
 
 
-def compute_slot() -> Any:
+def compute_slot() -> AbstractContextManager[None]:
     """Hold the compute queue for a block (a whole turn); re-entrant within a thread."""
     return _COMPUTE.hold()
 
 
-def network_wait() -> Any:
+def network_wait() -> AbstractContextManager[None]:
     """Step out of the compute queue for a block that waits on a network; a no-op when not holding it."""
     return _COMPUTE.step_out()
 
