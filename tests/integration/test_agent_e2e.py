@@ -70,6 +70,15 @@ def test_an_answerable_question_is_answered_from_approved_sources_only(agent: Ag
         assert sentence.rstrip(".") in sources.replace("**", ""), sentence
 
 
+def test_a_rate_held_in_a_table_is_answered_with_the_row_that_gives_it(agent: Agent) -> None:
+    # The shipping rates are a Markdown table: each row is read under its header, so the price can be quoted.
+    result = agent.turn("e2e-rates", "How much does express shipping cost?")
+    assert result.decision == "answer", result
+    assert result.citations[0].doc_id == "shipping-policy"
+    assert "Method: Express" in (result.answer or "") and "Cost: $24.95" in (result.answer or "")
+    assert "Method: Standard" not in (result.answer or "")
+
+
 @pytest.mark.parametrize(
     ("message", "reason"),
     [

@@ -2,11 +2,15 @@
 
 Every sentence of a draft is a sentence of a retrieved chunk, copied as it stands; the only edits allowed are
 removing a list marker or heading marks at its start, the Markdown emphasis markers ``**`` and ``__``, and runs
-of whitespace (a line break inside a paragraph becomes a space). Nothing is paraphrased, so nothing can be
-invented. Sentences are scored by cosine similarity to the question (one batched embedding call, with a
-bounded cache of sentence vectors shared with the confidence scorer) plus word overlap plus the rank of the
-chunk they come from; the best one anchors the answer, its neighbours and other close matches join it, and the
-result is laid out chunk by chunk in document order with numbered citations.
+of whitespace (a line break inside a paragraph becomes a space). A row of a Markdown table is read as one
+sentence of its own cells, each after its column's header (``Region: Canada; Method: Express; Cost: CA$29.95.``),
+or its cells alone (``Canada, Express, CA$29.95.``) when the chunk holds no header for it: rates, fees and
+hours are usually tables. Nothing is paraphrased, so nothing can be invented.
+
+Sentences are scored by cosine similarity to the question (one batched embedding call, with a bounded cache of
+sentence vectors shared with the confidence scorer) plus word overlap plus the rank of the chunk they come from;
+the best one anchors the answer, its neighbours and other close matches join it, and the result is laid out
+chunk by chunk in document order with numbered citations.
 
 Example:
     >>> composer = ExtractiveComposer(embedder)
@@ -46,6 +50,7 @@ __all__ = [
     "chunk_sentences",
     "clean_markup",
     "render_draft",
+    "table_row_sentence",
 ]
 
 Vector = NDArray[np.float32]
@@ -59,6 +64,9 @@ _TABLE_ROW = re.compile(r"^\s*\||\S \| \S")
 _FENCE = re.compile(r"^\s*(?:`{3,}|~{3,})")
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s")
 _BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
+_CELL_SPLIT = re.compile(r"(?<!\\)\|")
+_RULE_CELL = re.compile(r"^:?-+:?$")
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)+\|?\s*$")  # ---|:---: without outer pipes
 _LABEL_WORDS = 8
 _QUERY_CACHE = 256
 _LETTER = re.compile(r"[^\W\d_]")
@@ -234,22 +242,72 @@ def _continues(previous: str, line: str) -> bool:
     return bool(head) and (head.islower() or head.isdigit()) and not _TERMINAL.search(previous.rstrip())
 
 
-def _units(text: str) -> list[str]:
-    """Paragraphs and list items of a chunk's text, without titles, table rows and code blocks.
+def _cells(line: str) -> list[str]:
+    """The cells of a Markdown table row, emphasis and extra whitespace removed (an escaped pipe stays a pipe)."""
+    row = line.strip()
+    if row.startswith("|"):
+        row = row[1:]
+    if row.endswith("|") and not row.endswith("\\|"):
+        row = row[:-1]
+    return [_SPACES.sub(" ", _EMPHASIS.sub("", cell.replace("\\|", "|"))).strip() for cell in _CELL_SPLIT.split(row)]
+
+
+def _is_rule(cells: Sequence[str]) -> bool:
+    """Whether a table row is the ``|---|:---:|`` line under a header."""
+    return bool(cells) and all(_RULE_CELL.match(cell) for cell in cells)
+
+
+def table_row_sentence(cells: Sequence[str], header: Sequence[str] | None = None) -> str:
+    """One table row as a sentence: ``Header: cell; ...`` under a header of as many columns, else ``cell, ...``.
+
+    Empty cells are left out, and so is the header of a column whose cell is empty; the sentence ends with a full
+    stop unless its last cell already ends a sentence. Only the table's own words are used.
+    """
+    if header is not None and len(header) == len(cells):
+        parts = [f"{name}: {cell}" if name else cell for name, cell in zip(header, cells, strict=True) if cell]
+        text = "; ".join(parts)
+    else:
+        text = ", ".join(cell for cell in cells if cell)
+    return text if not text or _TERMINAL.search(text) else f"{text}."
+
+
+def _table_sentences(rows: Sequence[str]) -> list[str]:
+    """The sentences of one run of table lines: its data rows, read with the header when the run starts with one."""
+    parsed = [_cells(row) for row in rows]
+    header: list[str] | None = None
+    if len(parsed) >= 2 and _is_rule(parsed[1]) and not _is_rule(parsed[0]):
+        header, parsed = parsed[0], parsed[2:]
+    return [table_row_sentence(cells, header) for cells in parsed if not _is_rule(cells)]
+
+
+def _units(text: str) -> list[tuple[str, bool]]:
+    """``(unit, is_table_row)`` for the paragraphs, list items and table rows of a chunk's text, in order.
+
+    Titles and code blocks are left out; a table row comes as its one sentence (:func:`table_row_sentence`).
 
     A line carries on the one before only when that one stops mid-sentence and it starts in lower case
     (hard-wrapped prose); an HTML line break ends a line.
     """
     lines = [piece for raw in text.split("\n") for piece in _BREAK.split(raw)]
-    units: list[str] = []
+    units: list[tuple[str, bool]] = []
     current: list[str] = []
+    table: list[str] = []
     in_code = False
     for i, line in enumerate(lines):
         if _FENCE.match(line):
             in_code = not in_code
             continue
+        if not in_code and (_TABLE_ROW.search(line) or _TABLE_RULE.match(line)):
+            if current:
+                units.append((" ".join(current), False))
+                current = []
+            table.append(line)
+            continue
+        if table:
+            units.extend((row, True) for row in _table_sentences(table))
+            table = []
         continued = i + 1 < len(lines) and _continues(line, lines[i + 1])
-        if in_code or not line.strip() or _TABLE_ROW.match(line) or _HEADING.match(line):
+        if in_code or not line.strip() or _HEADING.match(line):
             continue
         if not current and _is_label(line) and not continued:
             continue
@@ -257,10 +315,12 @@ def _units(text: str) -> list[str]:
             current.append(line)
             continue
         if current:
-            units.append(" ".join(current))
+            units.append((" ".join(current), False))
         current = [line]
     if current:
-        units.append(" ".join(current))
+        units.append((" ".join(current), False))
+    if table:
+        units.extend((row, True) for row in _table_sentences(table))
     return units
 
 
@@ -269,9 +329,9 @@ def chunk_sentences(text: str, settings: ComposeSettings | None = None) -> list[
     cfg = settings or ComposeSettings()
     out: list[str] = []
     seen: set[str] = set()  # per chunk: the same sentence in two documents is agreement, not noise
-    for unit in _units(text):
-        for raw in split_sentences(unit):
-            sentence = clean_markup(raw)
+    for unit, is_row in _units(text):
+        for raw in [unit] if is_row else split_sentences(unit):
+            sentence = raw if is_row else clean_markup(raw)
             words = len(sentence.split())
             if (
                 words < cfg.min_words

@@ -63,12 +63,30 @@ def hit(doc_id: str, text: str, score: float, *, ordinal: int = 0, version: int 
     )
 
 
+def _from_one_row(sentence: str, text: str) -> bool:
+    """Whether a table-row sentence is made of the cells of one table line of ``text`` and header names only."""
+    lines = [line for line in text.split("\n") if "|" in line]
+    names = {_plain(cell) for line in lines for cell in line.strip().strip("|").split("|") if cell.strip()}
+    for line in lines:
+        cells = [_plain(cell) for cell in line.strip().strip("|").split("|") if cell.strip()]
+        rest = sentence
+        for cell in sorted(cells, key=len, reverse=True):
+            rest = rest.replace(cell, "", 1)
+        for name in sorted(names, key=len, reverse=True):
+            rest = rest.replace(f"{name}:", "")
+        if cells and not re.sub(r"[;:,.\s]", "", rest):
+            return True
+    return False
+
+
 def check_grounded(draft: Draft, hits: Sequence[Hit], cfg: ComposeSettings) -> None:
     by_n = {c.n: c for c in draft.citations}
     for sentence in draft.sentences:
         citation = by_n[sentence.citation]
         sources = [h for h in hits if h.doc_id == citation.doc_id and h.version == citation.version]
-        assert any(_plain(sentence.text) in _plain(h.text) for h in sources), sentence.text
+        assert any(_plain(sentence.text) in _plain(h.text) or _from_one_row(sentence.text, h.text) for h in sources), (
+            sentence.text
+        )
     # citations: numbered 1..n in order of first use, one per document version, each used
     assert [c.n for c in draft.citations] == list(range(1, len(draft.citations) + 1))
     first_use = list(dict.fromkeys(s.citation for s in draft.sentences))
@@ -148,18 +166,42 @@ def test_sentences_of_one_chunk_keep_document_order() -> None:
     assert draft.text.endswith("Lost gift cards cannot be replaced [1].")
 
 
-def test_markdown_markers_are_stripped_and_tables_titles_and_code_are_skipped() -> None:
+def test_markdown_markers_are_stripped_titles_and_code_skipped_and_table_rows_read_under_their_header() -> None:
     text = (
         "Returns policy\n\n"
         "- You have **30 days from the delivery date** to start a return.\n"
-        "| Region | Fee |\n|---|---|\n| United States | $6.95 |\n"
-        "```\nreturn_label = make_label(order)\n```\n"
+        "| Region | Return shipping fee |\n|---|---|\n| United States | **$6.95** |\n"
+        "```\nreturn_label = make_label(order)\n| not | a table |\n```\n"
         "1. Go to __northwind.example/returns__ and enter your order number."
     )
     sentences = [c.text for c in candidate_sentences([hit("returns-policy", text, 1.0)])]
     assert sentences == [
         "You have 30 days from the delivery date to start a return.",
+        "Region: United States; Return shipping fee: $6.95.",
         "Go to northwind.example/returns and enter your order number.",
+    ]
+
+
+def test_table_rows_without_their_header_empty_cells_and_escaped_pipes() -> None:
+    # The second chunk of a table cut in two holds rows but not the header: the cells stand alone.
+    continued = "| European Union | Express | DHL Express | €16.95 | 1–3 business days |\nWe ship nowhere else."
+    assert [c.text for c in candidate_sentences([hit("shipping", continued, 1.0)])] == [
+        "European Union, Express, DHL Express, €16.95, 1–3 business days.",
+        "We ship nowhere else.",
+    ]
+    table = (
+        "Store | Monday–Friday | Sunday | Note\n:---|:---:|---:|---\n"
+        "Portland | 10 a.m.–8 p.m. | | Opens late on holidays.\n"
+        "Denver | 9 a.m.–9 p.m. | 11 a.m.–6 p.m. | Pickup at door A \\| B\n"
+    )
+    assert [c.text for c in candidate_sentences([hit("stores", table, 1.0)])] == [
+        "Store: Portland; Monday–Friday: 10 a.m.–8 p.m.; Note: Opens late on holidays.",
+        "Store: Denver; Monday–Friday: 9 a.m.–9 p.m.; Sunday: 11 a.m.–6 p.m.; Note: Pickup at door A | B.",
+    ]
+    # A row with a different number of cells than the header is read without it.
+    ragged = "| Plan | Price |\n|---|---|\n| Summit membership | $49 a year | billed yearly |"
+    assert [c.text for c in candidate_sentences([hit("plans", ragged, 1.0)])] == [
+        "Summit membership, $49 a year, billed yearly."
     ]
 
 
@@ -226,6 +268,20 @@ def test_the_real_model_picks_the_sentence_that_answers() -> None:
     draft = composer.compose("How many days do I have to send something back?", hits)
     assert "30 days" in draft.text
     assert draft.citations[0].doc_id == "returns-policy"
+
+
+@pytest.mark.model
+def test_the_real_model_answers_a_rate_from_a_table() -> None:
+    from grounddesk.knowledge.embeddings import SentenceTransformerEmbedder
+
+    shipping = [c for c in demo_chunks() if c.doc_id == "shipping-policy"]
+    hits = [h.model_copy(update={"score": 1.0 - i / 20}) for i, h in enumerate(shipping)][:6]
+    assert any("| Express |" in h.text for h in hits)
+    composer = ExtractiveComposer(SentenceTransformerEmbedder())
+    draft = composer.compose("How much does express shipping cost in the United States?", hits)
+    assert "Method: Express" in draft.sentences[0].text and "Cost: $24.95" in draft.sentences[0].text
+    assert draft.citations[0].doc_id == "shipping-policy"
+    check_grounded(draft, hits, composer.settings)
 
 
 def test_a_sentence_giving_orders_to_the_answerer_is_never_quoted() -> None:
