@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import statistics
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -35,3 +36,52 @@ def cpu_info() -> dict[str, object]:
     import torch
 
     return {"cores": os.cpu_count(), "torch_threads": torch.get_num_threads()}
+
+
+class CpuShare:
+    """Cores kept busy over an interval, split into one server process, this process and the rest (Linux only).
+
+    ``start()`` then ``stop()``; elsewhere than Linux ``stop()`` returns None. ``other_cores`` is every other process
+    on the machine (a noisy neighbour shows here), ``steal_cores`` what the hypervisor gave to other machines.
+    """
+
+    def __init__(self, server_pid: int) -> None:
+        self._pid = server_pid
+        self._tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        self._since: tuple[float, float, float, float, float] | None = None
+
+    def _machine(self) -> tuple[float, float]:
+        with open("/proc/stat") as f:
+            fields = [float(x) for x in f.readline().split()[1:]]
+        user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0.0] * 8)[:8]
+        return (user + nice + system + irq + softirq) / self._tick, steal / self._tick
+
+    def _process(self) -> float:
+        with open(f"/proc/{self._pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (float(fields[11]) + float(fields[12])) / self._tick  # utime, stime
+
+    def _snapshot(self) -> tuple[float, float, float, float, float] | None:
+        try:
+            busy, steal = self._machine()
+            server = self._process()
+        except OSError:
+            return None
+        own = os.times()
+        return time.monotonic(), busy, steal, server, own.user + own.system
+
+    def start(self) -> None:
+        self._since = self._snapshot()
+
+    def stop(self) -> dict[str, float] | None:
+        now = self._snapshot()
+        if self._since is None or now is None or now[0] <= self._since[0]:
+            return None
+        elapsed = now[0] - self._since[0]
+        busy, steal, server, own = (now[i] - self._since[i] for i in range(1, 5))
+        return {
+            "server_cores": round(server / elapsed, 2),
+            "bench_cores": round(own / elapsed, 2),
+            "other_cores": round(max(busy - server - own, 0.0) / elapsed, 2),
+            "steal_cores": round(steal / elapsed, 2),
+        }
