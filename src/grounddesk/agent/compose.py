@@ -66,6 +66,7 @@ _HEADING = re.compile(r"^\s{0,3}#{1,6}\s")
 _BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _CELL_SPLIT = re.compile(r"(?<!\\)\|")
 _RULE_CELL = re.compile(r"^:?-+:?$")
+_ITEM_TAIL = re.compile(r"(?:\s*[,;]|\s*[,;]?\s+(?:and|or))\s*$")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)+\|?\s*$")  # ---|:---: without outer pipes
 _LABEL_WORDS = 8
 _QUERY_CACHE = 256
@@ -231,9 +232,17 @@ def clean_markup(text: str) -> str:
 
 
 def _is_label(line: str) -> bool:
-    """A short line with no closing punctuation: a title or label ("Aviation photography"), not prose."""
+    """A short line with no closing punctuation: a title or label ("Aviation photography"), not prose.
+
+    A line ending in a colon is not one: it leads in to the list after it.
+    """
     stripped = line.strip()
-    return len(stripped.split()) <= _LABEL_WORDS and not _TERMINAL.search(stripped) and not _LIST_ITEM.match(line)
+    return (
+        len(stripped.split()) <= _LABEL_WORDS
+        and not _TERMINAL.search(stripped)
+        and not stripped.endswith(":")
+        and not _LIST_ITEM.match(line)
+    )
 
 
 def _continues(previous: str, line: str) -> bool:
@@ -280,8 +289,8 @@ def _table_sentences(rows: Sequence[str]) -> list[str]:
     return [table_row_sentence(cells, header) for cells in parsed if not _is_rule(cells)]
 
 
-def _units(text: str) -> list[tuple[str, bool]]:
-    """``(unit, is_table_row)`` for the paragraphs, list items and table rows of a chunk's text, in order.
+def _units(text: str) -> list[tuple[str, str]]:
+    """``(unit, kind)`` for the paragraphs (``prose``), list items (``item``) and table rows (``row``) of a chunk.
 
     Titles and code blocks are left out; a table row comes as its one sentence (:func:`table_row_sentence`).
 
@@ -289,7 +298,7 @@ def _units(text: str) -> list[tuple[str, bool]]:
     (hard-wrapped prose); an HTML line break ends a line.
     """
     lines = [piece for raw in text.split("\n") for piece in _BREAK.split(raw)]
-    units: list[tuple[str, bool]] = []
+    units: list[tuple[str, str]] = []
     current: list[str] = []
     table: list[str] = []
     in_code = False
@@ -299,12 +308,12 @@ def _units(text: str) -> list[tuple[str, bool]]:
             continue
         if not in_code and (_TABLE_ROW.search(line) or _TABLE_RULE.match(line)):
             if current:
-                units.append((" ".join(current), False))
+                units.append(_unit(current))
                 current = []
             table.append(line)
             continue
         if table:
-            units.extend((row, True) for row in _table_sentences(table))
+            units.extend((row, "row") for row in _table_sentences(table))
             table = []
         continued = i + 1 < len(lines) and _continues(line, lines[i + 1])
         if in_code or not line.strip() or _HEADING.match(line):
@@ -315,13 +324,26 @@ def _units(text: str) -> list[tuple[str, bool]]:
             current.append(line)
             continue
         if current:
-            units.append((" ".join(current), False))
+            units.append(_unit(current))
         current = [line]
     if current:
-        units.append((" ".join(current), False))
+        units.append(_unit(current))
     if table:
-        units.extend((row, True) for row in _table_sentences(table))
+        units.extend((row, "row") for row in _table_sentences(table))
     return units
+
+
+def _unit(lines: Sequence[str]) -> tuple[str, str]:
+    return " ".join(lines), "item" if _LIST_ITEM.match(lines[0]) else "prose"
+
+
+def _completed(lead_in: str, item: str) -> str:
+    """A list item that only finishes its lead-in ("..., for example:" / "tent poles that crack,") as one sentence.
+
+    The item's trailing comma or semicolon, or a closing "and" / "or", becomes a full stop.
+    """
+    body = _ITEM_TAIL.sub("", item)
+    return f"{lead_in} {body}" if _TERMINAL.search(body) else f"{lead_in} {body}."
 
 
 def chunk_sentences(text: str, settings: ComposeSettings | None = None) -> list[str]:
@@ -329,9 +351,17 @@ def chunk_sentences(text: str, settings: ComposeSettings | None = None) -> list[
     cfg = settings or ComposeSettings()
     out: list[str] = []
     seen: set[str] = set()  # per chunk: the same sentence in two documents is agreement, not noise
-    for unit, is_row in _units(text):
-        for raw in [unit] if is_row else split_sentences(unit):
-            sentence = raw if is_row else clean_markup(raw)
+    lead_in: str | None = None  # a sentence ending in ":" that the list items after it complete
+    for unit, kind in _units(text):
+        sentences = [unit] if kind == "row" else [clean_markup(raw) for raw in split_sentences(unit)]
+        if kind != "item":
+            lead_in = sentences[-1] if kind == "prose" and sentences and sentences[-1].endswith(":") else None
+        elif sentences and sentences[0][:1].islower():  # a fragment: it reads only after its lead-in
+            if lead_in is not None:
+                sentences = [_completed(lead_in, " ".join(sentences))]
+            elif _ITEM_TAIL.search(sentences[-1]):
+                continue
+        for sentence in sentences:
             words = len(sentence.split())
             if (
                 words < cfg.min_words

@@ -79,14 +79,27 @@ def _from_one_row(sentence: str, text: str) -> bool:
     return False
 
 
+def _item_after_lead_in(sentence: str, text: str) -> bool:
+    """Whether a sentence is a lead-in ending in ":" of ``text`` followed by one list item of it."""
+    plain = _plain(text)
+    for cut in (m.end() for m in re.finditer(r": ", sentence)):
+        lead, item = sentence[: cut - 1], sentence[cut:].rstrip(".")
+        if lead in plain and re.search(rf"(?m)^\s*(?:[-*+]|\d+[.)]) {re.escape(item)}", text.replace("**", "")):
+            return True
+    return False
+
+
 def check_grounded(draft: Draft, hits: Sequence[Hit], cfg: ComposeSettings) -> None:
     by_n = {c.n: c for c in draft.citations}
     for sentence in draft.sentences:
         citation = by_n[sentence.citation]
         sources = [h for h in hits if h.doc_id == citation.doc_id and h.version == citation.version]
-        assert any(_plain(sentence.text) in _plain(h.text) or _from_one_row(sentence.text, h.text) for h in sources), (
-            sentence.text
-        )
+        assert any(
+            _plain(sentence.text) in _plain(h.text)
+            or _from_one_row(sentence.text, h.text)
+            or _item_after_lead_in(sentence.text, h.text)
+            for h in sources
+        ), sentence.text
     # citations: numbered 1..n in order of first use, one per document version, each used
     assert [c.n for c in draft.citations] == list(range(1, len(draft.citations) + 1))
     first_use = list(dict.fromkeys(s.citation for s in draft.sentences))
@@ -268,6 +281,34 @@ def test_the_real_model_picks_the_sentence_that_answers() -> None:
     draft = composer.compose("How many days do I have to send something back?", hits)
     assert "30 days" in draft.text
     assert draft.citations[0].doc_id == "returns-policy"
+
+
+def test_a_list_item_that_finishes_its_lead_in_is_read_with_it() -> None:
+    text = (
+        "Defects that appear during normal use, for example:\n\n"
+        "- seams that come apart,\n"
+        "- tent poles that crack during pitching, and\n"
+        "- **zippers** that fail without misuse.\n\n"
+        "Keep your receipt handy. What we need from you:\n"
+        "1. Your order number from the confirmation email.\n"
+        "2. photos of the fault\n"
+    )
+    assert [c.text for c in candidate_sentences([hit("warranty", text, 1.0)])] == [
+        "Defects that appear during normal use, for example: seams that come apart.",
+        "Defects that appear during normal use, for example: tent poles that crack during pitching.",
+        "Defects that appear during normal use, for example: zippers that fail without misuse.",
+        "Keep your receipt handy.",
+        "Your order number from the confirmation email.",  # a sentence of its own: quoted as it stands
+        "What we need from you: photos of the fault.",
+    ]
+    draft = ExtractiveComposer(HashingEmbedder()).compose("tent poles crack during pitching", [hit("w", text, 1.0)])
+    assert "for example: tent poles that crack during pitching [1]." in draft.text
+    check_grounded(draft, [hit("w", text, 1.0)], ComposeSettings())
+    # Without its lead-in (cut off into the chunk before), a fragment is no sentence and is not quoted.
+    orphan = "- tent poles that crack during pitching,\n- Down that leaks from the stitching is covered too."
+    assert [c.text for c in candidate_sentences([hit("warranty", orphan, 1.0)])] == [
+        "Down that leaks from the stitching is covered too."
+    ]
 
 
 @pytest.mark.model
