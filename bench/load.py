@@ -244,9 +244,16 @@ def main() -> None:
                         cpu=cpu,
                     )
                 )
-                turns_each = args.conversation_turns
                 loaded, loaded_s = asyncio.run(
-                    _phase(base, args.customers, args.seconds, think, rep + 100, conversation_turns=turns_each, cpu=cpu)
+                    _phase(
+                        base,
+                        args.customers,
+                        args.seconds,
+                        think,
+                        rep + 100,
+                        conversation_turns=args.conversation_turns,
+                        cpu=cpu,
+                    )
                 )
                 runs.append({"single": _summary(single, single_s), "load": _summary(loaded, loaded_s)})
                 sys.stderr.write(f"repeat {rep + 1}: {json.dumps(runs[-1])}\n")

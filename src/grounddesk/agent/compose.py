@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections import OrderedDict
@@ -50,7 +51,6 @@ __all__ = [
     "chunk_sentences",
     "clean_markup",
     "render_draft",
-    "table_row_sentence",
 ]
 
 Vector = NDArray[np.float32]
@@ -67,7 +67,6 @@ _BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _CELL_SPLIT = re.compile(r"(?<!\\)\|")
 _RULE_CELL = re.compile(r"^:?-+:?$")
 _ITEM_TAIL = re.compile(r"(?:\s*[,;]|\s*[,;]?\s+(?:and|or))\s*$")
-_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)+\|?\s*$")  # ---|:---: without outer pipes
 _LABEL_WORDS = 8
 _QUERY_CACHE = 256
 _LETTER = re.compile(r"[^\W\d_]")
@@ -266,7 +265,7 @@ def _is_rule(cells: Sequence[str]) -> bool:
     return bool(cells) and all(_RULE_CELL.match(cell) for cell in cells)
 
 
-def table_row_sentence(cells: Sequence[str], header: Sequence[str] | None = None) -> str:
+def _row_sentence(cells: Sequence[str], header: Sequence[str] | None = None) -> str:
     """One table row as a sentence: ``Header: cell; ...`` under a header of as many columns, else ``cell, ...``.
 
     Empty cells are left out, and so is the header of a column whose cell is empty; the sentence ends with a full
@@ -286,13 +285,13 @@ def _table_sentences(rows: Sequence[str]) -> list[str]:
     header: list[str] | None = None
     if len(parsed) >= 2 and _is_rule(parsed[1]) and not _is_rule(parsed[0]):
         header, parsed = parsed[0], parsed[2:]
-    return [table_row_sentence(cells, header) for cells in parsed if not _is_rule(cells)]
+    return [_row_sentence(cells, header) for cells in parsed if not _is_rule(cells)]
 
 
 def _units(text: str) -> list[tuple[str, str]]:
     """``(unit, kind)`` for the paragraphs (``prose``), list items (``item``) and table rows (``row``) of a chunk.
 
-    Titles and code blocks are left out; a table row comes as its one sentence (:func:`table_row_sentence`).
+    Titles and code blocks are left out; a table row comes as its one sentence (:func:`_row_sentence`).
 
     A line carries on the one before only when that one stops mid-sentence and it starts in lower case
     (hard-wrapped prose); an HTML line break ends a line.
@@ -306,7 +305,7 @@ def _units(text: str) -> list[tuple[str, str]]:
         if _FENCE.match(line):
             in_code = not in_code
             continue
-        if not in_code and (_TABLE_ROW.search(line) or _TABLE_RULE.match(line)):
+        if not in_code and (_TABLE_ROW.search(line) or ("|" in line and _is_rule(_cells(line)))):
             if current:
                 units.append(_unit(current))
                 current = []
@@ -386,9 +385,23 @@ def candidate_sentences(hits: Sequence[Hit], settings: ComposeSettings | None = 
     return [
         Candidate(text=sentence, hit=index, position=position)
         for index, hit in enumerate(hits[: cfg.max_hits])
-        for position, sentence in enumerate(chunk_sentences(hit.text, cfg))
-        if not instructs_the_answerer(sentence)
+        for position, sentence in _quotable(hit.text, cfg.min_words, cfg.max_sentence_words)
     ]
+
+
+@functools.lru_cache(maxsize=4096)
+def _quotable(text: str, min_words: int, max_sentence_words: int) -> tuple[tuple[int, str], ...]:
+    """``(position, sentence)`` of a chunk's sentences that give no orders to the answerer.
+
+    Cached by text: the composer and the confidence scorer read the same hits in a turn, and popular chunks in
+    every turn; the injection check is most of the cost.
+    """
+    cfg = ComposeSettings(min_words=min_words, max_sentence_words=max_sentence_words)
+    return tuple(
+        (position, sentence)
+        for position, sentence in enumerate(chunk_sentences(text, cfg))
+        if not instructs_the_answerer(sentence)
+    )
 
 
 def _overlap(question_terms: set[str], sentence: str) -> float:

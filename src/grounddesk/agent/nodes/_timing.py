@@ -89,7 +89,7 @@ _COMPUTE = _ComputeQueue()
 
 
 def compute_slot() -> AbstractContextManager[None]:
-    """Hold the compute queue for a block (a whole turn); re-entrant within a thread."""
+    """Hold the compute queue for a block (a whole turn); re-entrant within the turn (its context)."""
     return _COMPUTE.hold()
 
 
